@@ -1,0 +1,79 @@
+// Command iobench compares network I/O models (IOCP, RIO, Go net, gnet, netpoll, epoll,
+// io_uring) by running the same server apps on each and measuring them. It is a thin main:
+// each subcommand is a testable func(ctx, args, stdout, stderr) error in its package.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/iobench/iobench/harness"
+	"github.com/iobench/iobench/internal/cli"
+	"github.com/iobench/iobench/plots"
+
+	// Every backend registers itself; those this platform lacks register as unavailable.
+	_ "github.com/iobench/iobench/epoll"
+	_ "github.com/iobench/iobench/gnet"
+	_ "github.com/iobench/iobench/iocp"
+	_ "github.com/iobench/iobench/netpoll"
+	_ "github.com/iobench/iobench/netstd"
+	_ "github.com/iobench/iobench/rio"
+	_ "github.com/iobench/iobench/uring"
+)
+
+type command struct {
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	summary string
+}
+
+var commands = map[string]command{
+	"run":      {harness.RunCmd, "the main job: the default suite on every backend here, results and report in one folder"},
+	"serve":    {harness.ServeCmd, "one backend serving one protocol on one address"},
+	"load":     {harness.LoadCmd, "the load generator against any target address"},
+	"report":   {plots.ReportCmd, "plots and an HTML report from one or more results folders"},
+	"backends": {harness.BackendsCmd, "which backends this platform has, and why the others are unavailable"},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: iobench <command> [flags]  (iobench <command> -h for its flags)")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+	}
+}
+
+func main() {
+	os.Exit(mainCode(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func mainCode(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return cli.ExitUsage
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "iobench: unknown command %q\n", args[0])
+		usage(stderr)
+		return cli.ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "iobench %s: %v\n", args[0], err)
+	}
+	return cli.Code(err)
+}

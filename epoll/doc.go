@@ -1,0 +1,2 @@
+// Package epoll is the epoll backend (in progress).
+package epoll

@@ -1,0 +1,2 @@
+// Package gnet is the gnet backend (in progress).
+package gnet

@@ -1,0 +1,2 @@
+// Package iocp is the iocp backend (in progress).
+package iocp

@@ -1,0 +1,78 @@
+package models
+
+import (
+	"net"
+	"sync/atomic"
+)
+
+var sessionIDs atomic.Uint64
+
+// NextSessionID returns a process-wide unique session ID (never 0).
+func NextSessionID() uint64 { return sessionIDs.Add(1) }
+
+// SessionCore holds the state every backend's session shares (the seed's IocpObjectSession
+// fields: refcount with -1 = unused, connected flag, kick reason). A backend embeds it in its
+// session type and adds Send and Kick, which must wake its own loop.
+type SessionCore struct {
+	id     atomic.Uint64
+	reason atomic.Uint32 // first KickReason recorded; 0 = not kicked
+	refs   atomic.Int32  // -1 = in the pool, unused
+	user   atomic.Pointer[any]
+	local  net.Addr
+	remote net.Addr
+}
+
+// InitCore marks a fresh, pooled session core as unused (refcount -1).
+func (c *SessionCore) InitCore() { c.refs.Store(-1) }
+
+// Open prepares the core for a new connection: new ID, addresses, no kick, no user data, and
+// a refcount of 1 (the connection's own reference).
+func (c *SessionCore) Open(local, remote net.Addr) {
+	c.id.Store(NextSessionID())
+	c.local, c.remote = local, remote
+	c.reason.Store(0)
+	c.user.Store(nil)
+	c.refs.Store(1)
+}
+
+func (c *SessionCore) ID() uint64           { return c.id.Load() }
+func (c *SessionCore) LocalAddr() net.Addr  { return c.local }
+func (c *SessionCore) RemoteAddr() net.Addr { return c.remote }
+
+func (c *SessionCore) UserData() any {
+	if p := c.user.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (c *SessionCore) SetUserData(v any) { c.user.Store(&v) }
+
+// MarkKicked records r if no reason was recorded yet and reports whether this call did it:
+// the caller that gets true performs the close.
+func (c *SessionCore) MarkKicked(r KickReason) bool {
+	if r == KickNone {
+		r = KickUnknown
+	}
+	return c.reason.CompareAndSwap(0, uint32(r))
+}
+
+// Kicked reports whether a kick reason has been recorded.
+func (c *SessionCore) Kicked() bool { return c.reason.Load() != 0 }
+
+// Reason is the first kick reason recorded (KickNone if none).
+func (c *SessionCore) Reason() KickReason { return KickReason(c.reason.Load()) }
+
+// AddRef takes a reference (an operation in flight, a callback running) and returns the new
+// count. It must only be called while the count is positive.
+func (c *SessionCore) AddRef() int32 { return c.refs.Add(1) }
+
+// ReleaseRef drops a reference and returns the new count; at 0 the backend may reset the
+// session and return it to the pool (the count is then set back to -1 by Close).
+func (c *SessionCore) ReleaseRef() int32 { return c.refs.Add(-1) }
+
+// Refs is the current reference count (-1 = unused).
+func (c *SessionCore) Refs() int32 { return c.refs.Load() }
+
+// Retire marks the core unused again (refcount -1) when its slot goes back to the pool.
+func (c *SessionCore) Retire() { c.refs.Store(-1) }

@@ -1,0 +1,2 @@
+// Package netpoll is the netpoll backend (in progress).
+package netpoll

@@ -1,0 +1,2 @@
+// Package rio is the rio backend (in progress).
+package rio

@@ -1,0 +1,2 @@
+// Package uring is the uring backend (in progress).
+package uring
