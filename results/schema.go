@@ -1,0 +1,382 @@
+// Package results is the on-disk form of an iobench run: a versioned JSON schema (one file per
+// run inside a results folder), codecs (JSON, Go benchmark format for benchstat, HDR histogram
+// logs), merging of several folders, and the statistics the report uses (median, IQR,
+// Mann–Whitney U).
+//
+// Every field is documented with its unit in SCHEMA.md. Two rules hold everywhere:
+//   - A metric that could not be measured is JSON null (a nil pointer here), never 0: a zero
+//     would be read as "free" in a table. Use [Val] to set a measured value.
+//   - The headline figures of a Result are the MEDIAN of its repetitions; every repetition's
+//     own figures are kept in Result.Repetitions and their spread in Result.Spread
+//     ([Summarize] computes both).
+package results
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// SchemaVersion names this schema. A reader refuses any other version rather than guessing.
+const SchemaVersion = "iobench/results/v1"
+
+// Scenario names (Result.Scenario).
+const (
+	ScenarioPingPong  = "pingpong"  // one request in flight per connection, echo
+	ScenarioPipelined = "pipelined" // Depth requests in flight per connection
+	ScenarioBroadcast = "broadcast" // one message fanned out to every connection
+	ScenarioIdle      = "idle"      // many mostly idle connections (memory per connection)
+	ScenarioChurn     = "churn"     // connect, exchange, disconnect in a loop
+	ScenarioBulk      = "bulk"      // large messages, bandwidth bound
+	ScenarioReconnect = "reconnect" // CLIENT_AUTO_RECONNECT behaviour after server kicks
+	ScenarioSweep     = "sweep"     // open-loop rate sweep against a latency SLO
+)
+
+// Scenarios lists the known scenario names in report order.
+var Scenarios = []string{ScenarioPingPong, ScenarioPipelined, ScenarioBroadcast, ScenarioIdle,
+	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep}
+
+// Load modes (Result.Mode).
+const (
+	ModeClosed = "closed" // next request sent when the reply arrives: maximum throughput
+	ModeOpen   = "open"   // requests paced at Rate; latency from the intended send time
+)
+
+// Bottleneck values (Figures.Bottleneck).
+const (
+	BottleneckServer  = "server"  // the server under test saturated first: a server number
+	BottleneckClient  = "client"  // the load generator saturated first: a lower bound only
+	BottleneckUnknown = "unknown" // could not be told apart
+)
+
+// Run is one results file: one invocation of the suite on one machine.
+type Run struct {
+	SchemaVersion string    `json:"schema_version"` // always SchemaVersion
+	Started       time.Time `json:"started"`        // RFC 3339, UTC
+	Finished      time.Time `json:"finished"`       // RFC 3339, UTC
+	Suite         string    `json:"suite"`          // suite name, e.g. "default", "quick"
+	Env           Env       `json:"env"`            // the machine and build that produced Results
+	Results       []Result  `json:"results"`
+}
+
+// Env is the environment manifest of a run: everything needed to judge whether two runs
+// compare. Runs from different hosts are never averaged together.
+type Env struct {
+	OS            string  `json:"os"`             // GOOS of the server process: linux, windows
+	Arch          string  `json:"arch"`           // GOARCH
+	Kernel        string  `json:"kernel"`         // uname -r, or the Windows build
+	CPUModel      string  `json:"cpu_model"`      // /proc/cpuinfo model name
+	Cores         int     `json:"cores"`          // logical CPUs of the machine
+	GoVersion     string  `json:"go_version"`     // runtime.Version()
+	GOMAXPROCS    int     `json:"gomaxprocs"`     // of the server process
+	Loops         int     `json:"loops"`          // event loops / completion threads of the backend
+	Pinning       Pinning `json:"pinning"`        // CPU sets, empty when unpinned
+	IobenchCommit string  `json:"iobench_commit"` // git describe of the iobench tree
+	Hostname      string  `json:"hostname"`
+	UnderWine     bool    `json:"under_wine"` // Windows backends run under Wine: not Windows numbers
+	Notes         string  `json:"notes,omitempty"`
+}
+
+// Pinning records the CPU sets the server and the load generator were pinned to (taskset /
+// SetProcessAffinityMask). Empty lists mean not pinned.
+type Pinning struct {
+	ServerCPUs []int `json:"server_cpus"`
+	ClientCPUs []int `json:"client_cpus"`
+}
+
+// Label is the host label the report uses for a run: "hostname (os)", plus "wine" when
+// applicable. Results of different labels are shown side by side, never merged.
+func (e Env) Label() string {
+	h := e.Hostname
+	if h == "" {
+		h = "unknown-host"
+	}
+	os := e.OS
+	if e.UnderWine {
+		os += ", wine"
+	}
+	if os == "" {
+		return h
+	}
+	return h + " (" + os + ")"
+}
+
+// Result is one (backend, workload) cell: the median of its repetitions in the embedded
+// Figures, every repetition in Repetitions.
+type Result struct {
+	Backend       string  `json:"backend"`                // server backend folder name: netstd, epoll, iocp...
+	BackendNote   string  `json:"backend_note,omitempty"` // caveat shown with every number of this backend
+	ClientBackend string  `json:"client_backend"`         // backend of the load generator
+	Scenario      string  `json:"scenario"`               // one of Scenarios
+	Proto         string  `json:"proto"`                  // server app protocol, e.g. "echo", "frame"
+	Conns         int     `json:"conns"`                  // concurrent connections
+	Size          int     `json:"size"`                   // message payload, bytes
+	Depth         int     `json:"depth"`                  // requests in flight per connection
+	Rate          float64 `json:"rate"`                   // open loop offered msgs/s total; 0 closed loop
+	Mode          string  `json:"mode"`                   // ModeClosed or ModeOpen
+	Reps          int     `json:"reps"`                   // number of repetitions measured
+
+	// Figures holds the headline: the median over Repetitions of each metric (Verify is the
+	// sum over repetitions, Bottleneck the majority).
+	Figures
+
+	Repetitions     []Rep           `json:"repetitions,omitempty"`
+	Spread          *Spread         `json:"spread,omitempty"`
+	Sweep           *Sweep          `json:"sweep,omitempty"`            // scenario sweep only
+	LatencyTimeline []TimelinePoint `json:"latency_timeline,omitempty"` // open loop, median rep
+	HDRLog          string          `json:"hdr_log,omitempty"`          // relative to the run file's folder
+	Skipped         string          `json:"skipped,omitempty"`          // why not run; non-empty => no figures
+	Error           string          `json:"error,omitempty"`            // the run failed (verification etc.)
+}
+
+// Figures are the measured numbers of one repetition, or the medians of a Result. A nil pointer
+// means "not measured" (n/a).
+type Figures struct {
+	DurationNs int64          `json:"duration_ns"`          // measured interval (warm-up excluded), ns
+	MsgsPerSec *float64       `json:"msgs_per_sec"`         // messages echoed/delivered per second
+	MBPerSec   *float64       `json:"mb_per_sec"`           // payload megabytes (1e6 B) per second
+	Latency    *Latency       `json:"latency_ns"`           // round-trip latency, ns
+	Server     *ServerMetrics `json:"server"`               // probes of the server process
+	Client     *ClientMetrics `json:"client"`               // probes of the load generator
+	Bottleneck string         `json:"bottleneck,omitempty"` // server, client or unknown
+	Verify     *Verify        `json:"verify"`               // message verification counts
+	Errors     *float64       `json:"errors,omitempty"`     // failed connects/requests, count
+	Note       string         `json:"note,omitempty"`       // free text about this repetition
+}
+
+// Latency percentiles of round-trip time in nanoseconds (open loop: from the intended send
+// time, coordinated omission corrected).
+type Latency struct {
+	P50  *float64 `json:"p50"`
+	P90  *float64 `json:"p90"`
+	P99  *float64 `json:"p99"`
+	P999 *float64 `json:"p999"`
+	Max  *float64 `json:"max"`
+}
+
+// ServerMetrics are the per-message costs of the server under test. Per-message values divide
+// by messages delivered in the measured interval.
+type ServerMetrics struct {
+	CPUNsPerMsg       *float64 `json:"cpu_ns_per_msg"`       // user+system CPU ns per message
+	SyscallsPerMsg    *float64 `json:"syscalls_per_msg"`     // null when perf/strace unavailable
+	CtxSwitchesPerMsg *float64 `json:"ctx_switches_per_msg"` // voluntary+involuntary per message
+	RSSBytes          *float64 `json:"rss_bytes"`            // peak resident set, bytes
+	RSSBytesPerConn   *float64 `json:"rss_bytes_per_conn"`   // (peak RSS - idle RSS) / conns, bytes
+	GCCycles          *float64 `json:"gc_cycles"`            // Go GC cycles in the interval
+	GCPauseNs         *float64 `json:"gc_pause_ns"`          // total stop-the-world pause, ns
+}
+
+// ClientMetrics are the costs of the load generator (to tell a client-bound result apart).
+type ClientMetrics struct {
+	CPUNsPerMsg *float64 `json:"cpu_ns_per_msg"` // user+system CPU ns per message
+}
+
+// Verify counts message verification (sequence number + checksum on every message). Any
+// non-zero Lost, Corrupt, Reordered or Duplicated fails the run.
+type Verify struct {
+	Sent       uint64 `json:"sent"`
+	Received   uint64 `json:"received"`
+	Lost       uint64 `json:"lost"`
+	Corrupt    uint64 `json:"corrupt"`
+	Reordered  uint64 `json:"reordered"`
+	Duplicated uint64 `json:"duplicated"`
+}
+
+// OK reports whether verification found nothing wrong.
+func (v *Verify) OK() bool {
+	return v == nil || v.Lost+v.Corrupt+v.Reordered+v.Duplicated == 0
+}
+
+// Rep is one repetition of a Result.
+type Rep struct {
+	Index   int    `json:"index"` // 0-based repetition number
+	Figures        // this repetition's own numbers
+	HDRLog  string `json:"hdr_log,omitempty"` // relative path of this repetition's HDR log
+	Error   string `json:"error,omitempty"`
+}
+
+// Spread is the dispersion of key metrics across repetitions. Nil entries: not measured.
+type Spread struct {
+	MsgsPerSec        *Range `json:"msgs_per_sec,omitempty"`
+	MBPerSec          *Range `json:"mb_per_sec,omitempty"`
+	LatencyP50        *Range `json:"latency_p50_ns,omitempty"`
+	LatencyP99        *Range `json:"latency_p99_ns,omitempty"`
+	LatencyP999       *Range `json:"latency_p999_ns,omitempty"`
+	ServerCPUNsPerMsg *Range `json:"server_cpu_ns_per_msg,omitempty"`
+	SyscallsPerMsg    *Range `json:"syscalls_per_msg,omitempty"`
+	CtxSwitchesPerMsg *Range `json:"ctx_switches_per_msg,omitempty"`
+	RSSBytesPerConn   *Range `json:"rss_bytes_per_conn,omitempty"`
+}
+
+// Range summarises n samples: min, max, quartiles and median.
+type Range struct {
+	N      int     `json:"n"`
+	Min    float64 `json:"min"`
+	Q1     float64 `json:"q1"`
+	Median float64 `json:"median"`
+	Q3     float64 `json:"q3"`
+	Max    float64 `json:"max"`
+}
+
+// Sweep is the open-loop rate sweep of scenario "sweep".
+type Sweep struct {
+	SLONs             float64      `json:"slo_ns"`               // p99 latency objective, ns
+	MaxRateMeetingSLO *float64     `json:"max_rate_meeting_slo"` // highest offered msgs/s with p99 <= SLO; null if none
+	Points            []SweepPoint `json:"points"`
+}
+
+// SweepPoint is one step of a rate sweep.
+type SweepPoint struct {
+	OfferedRate  float64  `json:"offered_rate"`  // msgs/s offered
+	AchievedRate float64  `json:"achieved_rate"` // msgs/s delivered
+	P99Ns        *float64 `json:"p99_ns"`        // p99 latency at this rate, ns
+	Errors       uint64   `json:"errors"`        // failed/timed-out requests
+}
+
+// TimelinePoint is one interval of an open-loop run's latency over time.
+type TimelinePoint struct {
+	TNs   int64   `json:"t_ns"`   // interval end, ns since the measured interval started
+	P50Ns float64 `json:"p50_ns"` // latency percentiles within this interval, ns
+	P99Ns float64 `json:"p99_ns"`
+	MaxNs float64 `json:"max_ns"`
+	Count uint64  `json:"count,omitempty"` // messages completed in the interval
+}
+
+// Val returns a pointer to v: a measured value.
+func Val(v float64) *float64 { return &v }
+
+// Key identifies the workload of a Result (everything but the backend): results with the same
+// Key compare.
+type Key struct {
+	Scenario, Proto, Mode string
+	Conns, Size, Depth    int
+	Rate                  float64
+}
+
+// Key returns the workload identity of r.
+func (r *Result) Key() Key {
+	return Key{Scenario: r.Scenario, Proto: r.Proto, Mode: r.Mode, Conns: r.Conns, Size: r.Size,
+		Depth: r.Depth, Rate: r.Rate}
+}
+
+// String renders the workload as "pingpong echo conns=100 size=64 depth=1 closed".
+func (k Key) String() string {
+	s := fmt.Sprintf("%s", k.Scenario)
+	if k.Proto != "" {
+		s += " " + k.Proto
+	}
+	s += fmt.Sprintf(" conns=%d size=%d depth=%d %s", k.Conns, k.Size, k.Depth, k.Mode)
+	if k.Mode == ModeOpen && k.Rate > 0 {
+		s += fmt.Sprintf(" rate=%g", k.Rate)
+	}
+	return s
+}
+
+// ClientBound reports whether the headline throughput is a client (load generator) limit.
+func (r *Result) ClientBound() bool { return r.Bottleneck == BottleneckClient }
+
+// FieldError is a validation error naming the offending field by its JSON path.
+type FieldError struct {
+	Field string // e.g. "results[2].repetitions[0].latency_ns.p99"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Validate checks a run: known schema version, every result has a backend and a known
+// scenario and mode, no NaN or Inf anywhere, enums are known. It returns all problems joined
+// (each a *FieldError).
+func (r *Run) Validate() error {
+	var errs []error
+	add := func(field, format string, a ...any) {
+		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)})
+	}
+	if r.SchemaVersion != SchemaVersion {
+		add("schema_version", "unknown schema version %q (want %q)", r.SchemaVersion, SchemaVersion)
+		return errors.Join(errs...) // the rest of the shape is unknown: do not guess
+	}
+	for i := range r.Results {
+		res := &r.Results[i]
+		p := fmt.Sprintf("results[%d]", i)
+		if res.Backend == "" {
+			add(p+".backend", "missing")
+		}
+		if res.Scenario == "" {
+			add(p+".scenario", "missing")
+		} else if !known(Scenarios, res.Scenario) {
+			add(p+".scenario", "unknown scenario %q (want one of %s)", res.Scenario, strings.Join(Scenarios, ", "))
+		}
+		if res.Skipped == "" && res.Mode != ModeClosed && res.Mode != ModeOpen {
+			add(p+".mode", "unknown mode %q (want closed or open)", res.Mode)
+		}
+		checkBottleneck(add, p, res.Bottleneck)
+		for j := range res.Repetitions {
+			checkBottleneck(add, fmt.Sprintf("%s.repetitions[%d]", p, j), res.Repetitions[j].Bottleneck)
+		}
+	}
+	walkFloats(reflect.ValueOf(r).Elem(), "", func(path string, v float64) {
+		switch {
+		case math.IsNaN(v):
+			add(path, "NaN")
+		case math.IsInf(v, 0):
+			add(path, "%v", v)
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func checkBottleneck(add func(string, string, ...any), p, b string) {
+	switch b {
+	case "", BottleneckServer, BottleneckClient, BottleneckUnknown:
+	default:
+		add(p+".bottleneck", "unknown bottleneck %q (want server, client or unknown)", b)
+	}
+}
+
+func known(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// walkFloats calls f for every float64 reachable from v, with its JSON path.
+func walkFloats(v reflect.Value, path string, f func(string, float64)) {
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		f(path, v.Float())
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			walkFloats(v.Elem(), path, f)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			walkFloats(v.Index(i), fmt.Sprintf("%s[%d]", path, i), f)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			name := strings.Split(sf.Tag.Get("json"), ",")[0]
+			p := path
+			if !sf.Anonymous || name != "" { // embedded structs are inlined in JSON
+				if name == "" {
+					name = sf.Name
+				}
+				if p != "" {
+					p += "."
+				}
+				p += name
+			}
+			walkFloats(v.Field(i), p, f)
+		}
+	}
+}
