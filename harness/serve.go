@@ -1,0 +1,171 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/iobench/iobench/internal/cli"
+	"github.com/iobench/iobench/models"
+)
+
+// ServeConfig is what `iobench serve` runs: one backend serving one app on one address.
+type ServeConfig struct {
+	Backend    string
+	App        string // echo, framed, sockperf, broadcast
+	Addr       string
+	GOMAXPROCS int // 0 leaves the runtime's default
+	Engine     models.Config
+	AppOptions AppOptions
+	// Control reads commands from Stdin: "stats" prints one ServerStats JSON line on Stdout,
+	// "quit" stops the server. The harness uses it to sample the server's own counters at the
+	// edges of a measurement window.
+	Control bool
+}
+
+// ServerStats is the server's view of itself, printed as one JSON line per "stats" command.
+type ServerStats struct {
+	Backend    string              `json:"backend"`
+	App        string              `json:"app"`
+	GCCycles   uint32              `json:"gc_cycles"`
+	GCPauseNs  uint64              `json:"gc_pause_ns"`
+	HeapInuse  uint64              `json:"heap_inuse_bytes"`
+	Goroutines int                 `json:"goroutines"`
+	GOMAXPROCS int                 `json:"gomaxprocs"`
+	Loops      int                 `json:"loops"`
+	Service    models.ServiceStats `json:"service"`
+}
+
+// ServeFlags registers serve's flags on fs and returns the config they fill.
+func ServeFlags(fs *flag.FlagSet) *ServeConfig {
+	c := &ServeConfig{}
+	fs.StringVar(&c.Backend, "backend", "netstd", "backend name (see `iobench backends`)")
+	fs.StringVar(&c.App, "proto", "echo", "protocol/app: echo, framed, sockperf or broadcast")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:0", "listen address HOST:PORT (port 0 picks a free port)")
+	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS for the server process (0 = runtime default)")
+	fs.IntVar(&c.Engine.Loops, "loops", 0, "event loops / completion threads (0 = GOMAXPROCS)")
+	fs.IntVar(&c.Engine.PoolSize, "pool", 0, "session pool capacity (0 = default)")
+	fs.IntVar(&c.Engine.RecvBufferSize, "recv-buffer", 0, "RecvBuffer bytes per session (0 = 64 KiB)")
+	fs.IntVar(&c.Engine.SendQueueLimit, "send-queue", 0, "send queue bound in bytes per session (0 = 4 MiB)")
+	fs.IntVar(&c.AppOptions.MaxFrame, "max-frame", 0, "largest frame accepted (0 = RecvBuffer size)")
+	fs.IntVar(&c.AppOptions.RoomSize, "room", 8, "broadcast room size")
+	fs.BoolVar(&c.Control, "control", false, "read control commands (stats, quit) from stdin")
+	return c
+}
+
+// ServeCmd is `iobench serve`.
+func ServeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("serve", stderr)
+	c := ServeFlags(fs)
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	return Serve(ctx, *c, os.Stdin, stdout, stderr)
+}
+
+// Serve runs the server until ctx ends (SIGINT/SIGTERM in the command) or "quit" arrives on
+// the control input. Its first stdout line is "listening on HOST:PORT". Bad configuration,
+// an unknown or unavailable backend, a bad address and a port in use are usage errors.
+func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr io.Writer) error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return cli.Usagef("bad --addr %q: %v", c.Addr, err)
+	}
+	if c.GOMAXPROCS < 0 {
+		return cli.Usagef("bad --gomaxprocs %d", c.GOMAXPROCS)
+	}
+	if c.GOMAXPROCS > 0 {
+		runtime.GOMAXPROCS(c.GOMAXPROCS)
+	}
+	if c.AppOptions.MaxFrame == 0 {
+		c.AppOptions.MaxFrame = c.Engine.RecvBufferSize
+	}
+	app, err := NewApp(c.App, c.AppOptions)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	cfg, err := c.Engine.WithDefaults()
+	if err != nil {
+		return cli.Usage(err)
+	}
+	eng, err := models.Open(c.Backend, cfg)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	defer eng.Close()
+	svc, err := eng.Listen(c.Addr, app, models.ServiceOptions{})
+	if err != nil {
+		return cli.Usage(err)
+	}
+	if _, err := fmt.Fprintf(stdout, "listening on %s\n", svc.Addr()); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var outMu sync.Mutex
+	if c.Control {
+		go func() {
+			sc := bufio.NewScanner(stdin)
+			for sc.Scan() {
+				switch cmd := strings.TrimSpace(sc.Text()); cmd {
+				case "stats":
+					st := serverStats(c, cfg, svc)
+					b, _ := json.Marshal(st)
+					outMu.Lock()
+					fmt.Fprintf(stdout, "%s\n", b)
+					outMu.Unlock()
+				case "quit":
+					cancel()
+					return
+				case "":
+				default:
+					fmt.Fprintf(stderr, "serve: unknown control command %q (want stats or quit)\n", cmd)
+				}
+			}
+			// Control input closed: the parent is gone, stop rather than linger.
+			cancel()
+		}()
+	}
+	<-ctx.Done()
+	if err := svc.Close(); err != nil && !errors.Is(err, models.ErrClosed) {
+		return err
+	}
+	return eng.Close()
+}
+
+func serverStats(c ServeConfig, cfg models.Config, svc models.Service) ServerStats {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ServerStats{
+		Backend: c.Backend, App: c.App,
+		GCCycles: ms.NumGC, GCPauseNs: ms.PauseTotalNs, HeapInuse: ms.HeapInuse,
+		Goroutines: runtime.NumGoroutine(), GOMAXPROCS: runtime.GOMAXPROCS(0), Loops: cfg.Loops,
+		Service: svc.Stats(),
+	}
+}
+
+// BackendsCmd is `iobench backends`: every backend, available or not, and why.
+func BackendsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("backends", stderr)
+	if err := cli.Parse(fs, args, false); err != nil {
+		return err
+	}
+	for _, b := range models.Backends() {
+		status := "available"
+		if err := b.Available(); err != nil {
+			status = "unavailable: " + err.Error()
+		} else if b.Note != "" {
+			status += " (" + b.Note + ")"
+		}
+		fmt.Fprintf(stdout, "%-8s %s\n         %s\n", b.Name, status, b.Summary)
+	}
+	return nil
+}
