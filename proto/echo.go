@@ -3,6 +3,7 @@ package proto
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 )
 
 // echoHeader is the sequence number and CRC-32C the echo client puts in messages of at least
@@ -26,7 +27,7 @@ func (c *echoClient) Append(dst []byte, seq uint64) []byte {
 	}
 	binary.BigEndian.PutUint64(m, seq)
 	fill(m[echoHeader:], c.src, seq, echoHeader)
-	binary.BigEndian.PutUint32(m[8:], Checksum(m[echoHeader:]))
+	binary.BigEndian.PutUint32(m[8:], echoCRC(m))
 	return dst
 }
 
@@ -42,8 +43,13 @@ func (c *echoClient) Next(buf []byte, expect uint64) (Reply, error) {
 		return Reply{N: c.size, Seq: expect, Src: c.src}, nil
 	}
 	seq := binary.BigEndian.Uint64(m)
-	if binary.BigEndian.Uint32(m[8:]) != Checksum(m[echoHeader:]) || !matches(m[echoHeader:], c.src, seq, echoHeader) {
+	if binary.BigEndian.Uint32(m[8:]) != echoCRC(m) || !matches(m[echoHeader:], c.src, seq, echoHeader) {
 		return Reply{N: c.size, Seq: seq}, fmt.Errorf("%w: echo message seq %d: checksum mismatch", ErrCorrupt, seq)
 	}
 	return Reply{N: c.size, Seq: seq, Src: c.src}, nil
+}
+
+// echoCRC covers the sequence number and the body of a message.
+func echoCRC(m []byte) uint32 {
+	return crc32.Update(crc32.Update(0, castagnoli, m[:8]), castagnoli, m[echoHeader:])
 }

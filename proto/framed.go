@@ -3,6 +3,7 @@ package proto
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 )
 
 // FramedHeaderSize is the framed protocol's header:
@@ -12,7 +13,7 @@ import (
 //	u16 flags    reserved, must be 0
 //	u32 source   the sender's id (the load generator's connection number)
 //	u64 sequence per source
-//	u32 crc      CRC-32C of the payload
+//	u32 crc      CRC-32C of source, sequence and payload
 const FramedHeaderSize = 24
 
 // Frame types.
@@ -44,7 +45,7 @@ func AppendFramed(dst []byte, typ uint16, src uint32, seq uint64, size int) []by
 	binary.BigEndian.PutUint32(m[8:], src)
 	binary.BigEndian.PutUint64(m[12:], seq)
 	fill(m[FramedHeaderSize:], src, seq, FramedHeaderSize)
-	binary.BigEndian.PutUint32(m[20:], Checksum(m[FramedHeaderSize:]))
+	binary.BigEndian.PutUint32(m[20:], framedCRC(m))
 	return dst
 }
 
@@ -76,7 +77,7 @@ func ParseFramed(buf []byte, max int) (h FramedHeader, n int, err error) {
 	h.Src = binary.BigEndian.Uint32(buf[8:])
 	h.Seq = binary.BigEndian.Uint64(buf[12:])
 	h.CRC = binary.BigEndian.Uint32(buf[20:])
-	if Checksum(buf[FramedHeaderSize:h.Len]) != h.CRC {
+	if framedCRC(buf[:h.Len]) != h.CRC {
 		return h, 0, fmt.Errorf("%w: framed seq %d: checksum mismatch", ErrProtocol, h.Seq)
 	}
 	return h, int(h.Len), nil
@@ -120,4 +121,11 @@ type broadcastClient struct{ framedClient }
 
 func (c *broadcastClient) Append(dst []byte, seq uint64) []byte {
 	return AppendFramed(dst, TypeBroadcast, c.src, seq, c.size)
+}
+
+// framedCRC is the CRC-32C of a frame's source, sequence and payload, so a flipped bit in the
+// addressing fields is caught as surely as one in the payload.
+func framedCRC(frame []byte) uint32 {
+	c := crc32.Update(0, castagnoli, frame[8:20])
+	return crc32.Update(c, castagnoli, frame[FramedHeaderSize:])
 }
