@@ -148,6 +148,12 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		return nil, err
 	}
 	port := taddr.Port
+	if port != 0 {
+		if err := portFree(taddr); err != nil {
+			s.free()
+			return nil, models.WrapOp(Name, "listen", err)
+		}
+	}
 	for i, l := range e.loops {
 		fd, bound, err := listenSocket(taddr, port)
 		if err != nil {
@@ -236,6 +242,22 @@ func listenSocket(addr *net.TCPAddr, port int) (int, *net.TCPAddr, error) {
 		return -1, nil, err
 	}
 	return fd, tcpAddrOf(bound), nil
+}
+
+// portFree binds a plain socket (no SO_REUSEPORT) to addr and closes it. SO_REUSEPORT would
+// otherwise let Listen join a port another process of the same user already listens on with
+// SO_REUSEPORT (a second iobench serve, say) and silently split its connections.
+func portFree(addr *net.TCPAddr) error {
+	sa, family := tcpSockaddr(addr.IP, addr.Port)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return err
+	}
+	return unix.Bind(fd, sa)
 }
 
 func tcpSockaddr(ip net.IP, port int) (unix.Sockaddr, int) {

@@ -259,3 +259,24 @@ func TestCrossGoroutineSendWakes(t *testing.T) {
 		t.Fatal("foreign Sends delivered without any eventfd wake: the loop was never blocked?")
 	}
 }
+
+// TestListenPortShared checks that SO_REUSEPORT does not let a second engine join a port a
+// first engine already serves.
+func TestListenPortShared(t *testing.T) {
+	requireUring(t)
+	a := openEngine(t, models.Config{Loops: 2})
+	b := openEngine(t, models.Config{Loops: 2})
+	svc, err := a.Listen("127.0.0.1:0", echoHandler(), models.ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc2, err := b.Listen(svc.Addr().String(), echoHandler(), models.ServiceOptions{})
+	if err == nil {
+		svc2.Close()
+		t.Fatalf("second engine listened on %v, already served by the first", svc.Addr())
+	}
+	var op *models.OpError
+	if !errors.As(err, &op) {
+		t.Fatalf("error %v is not an *models.OpError", err)
+	}
+}
