@@ -1,0 +1,335 @@
+package iocp
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/iobench/iobench/models"
+)
+
+// Completion key layout: kind(4) | service(12) | generation(24) | slot(24). The key never
+// carries a pointer: the service index finds the service in the engine's table, the slot its
+// session, and the generation (bumped each time a new socket is attached to the slot) tells
+// a packet meant for an earlier socket of the slot from a current one.
+const (
+	kindJob      = 1 + iota // run one posted job (loop 0); key has no index
+	kindQuit                // stop the loop
+	kindListen              // AcceptEx completion of a service's listener, or (no OVERLAPPED) close it
+	kindSock                // I/O completion on a session socket
+	kindOpen                // run OnConnect and the first WSARecv of an accepted session
+	kindWrite               // start a gather write (Send from a goroutine other than the loop)
+	kindKick                // the session was kicked: cancel its I/O, drop the connection reference
+	kindShutdown            // the service is closing: kick, or cancel a pending ConnectEx
+
+	maxServices = 1 << 12
+	maxSlots    = 1 << 24
+	genMask     = 1<<24 - 1
+)
+
+func makeKey(kind, svc int, gen uint32, slot int) uintptr {
+	return uintptr(uint64(kind)<<60 | uint64(svc)<<48 | uint64(gen&genMask)<<24 | uint64(slot))
+}
+
+func splitKey(k uintptr) (kind, svc int, gen uint32, slot int) {
+	u := uint64(k)
+	return int(u >> 60), int(u >> 48 & (maxServices - 1)), uint32(u >> 24 & genMask), int(u & (maxSlots - 1))
+}
+
+// batchSize is how many completions one GetQueuedCompletionStatusEx call may dequeue.
+const batchSize = 128
+
+func available() error {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		return models.Unsupported(Name, "needs 64-bit Windows (completion keys pack kind, index and generation into 64 bits)")
+	}
+	if err := procGetQueuedCompletionStatusEx.Find(); err != nil {
+		return models.Unsupported(Name, "kernel32.dll lacks GetQueuedCompletionStatusEx: "+err.Error())
+	}
+	return nil
+}
+
+// Engine is the IOCP engine: Config.Loops completion ports, each with one thread.
+type Engine struct {
+	cfg   models.Config
+	loops []*loop
+
+	svcs atomic.Pointer[[]*service] // index = service id; copy-on-write; nil entry = closed
+
+	mu     sync.Mutex // guards svcs growth, closed
+	closed bool
+
+	jobMu      sync.Mutex // guards jobs and jobsClosed; held across the PQCS so packets match queue order
+	jobs       []func()
+	jobHead    int
+	jobsClosed bool
+}
+
+var _ models.Engine = (*Engine)(nil)
+
+// loop is one completion port and the OS thread that drains it.
+type loop struct {
+	eng      *Engine
+	idx      int
+	port     windows.Handle
+	tid      atomic.Uint32 // the locked OS thread's id: Send/Kick on it act directly
+	done     chan struct{}
+	deferred []completion // operations that completed inline; loop goroutine only
+}
+
+// completion is one dequeued packet, or an operation that completed (or failed) inline and
+// was deferred to the end of the current dispatch.
+type completion struct {
+	key    uintptr
+	ov     *windows.Overlapped
+	n      uint32
+	status uintptr // NTSTATUS of a dequeued packet (0 = success)
+	err    error   // error of an inline completion
+	inline bool
+}
+
+func newEngine(cfg models.Config) (models.Engine, error) {
+	if err := available(); err != nil {
+		return nil, err
+	}
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg}
+	empty := []*service{}
+	e.svcs.Store(&empty)
+	for i := range cfg.Loops {
+		port, err := windows.CreateIoCompletionPort(windows.InvalidHandle, 0, 0, 1)
+		if err != nil {
+			e.stopLoops()
+			return nil, models.WrapOp(Name, "CreateIoCompletionPort", err)
+		}
+		l := &loop{eng: e, idx: i, port: port, done: make(chan struct{})}
+		e.loops = append(e.loops, l)
+		ready := make(chan struct{})
+		go l.run(ready)
+		<-ready
+	}
+	return e, nil
+}
+
+func (e *Engine) Name() string { return Name }
+
+// Post is the seed's PushIocpJob: the job is queued and a packet with the reserved job key
+// is posted to loop 0's port, whose thread runs one queued job per packet, in queue order.
+func (e *Engine) Post(job func()) error {
+	if job == nil {
+		return fmt.Errorf("%w: %v", models.ErrBadConfig, errNilJob)
+	}
+	e.jobMu.Lock()
+	defer e.jobMu.Unlock()
+	if e.jobsClosed {
+		return models.ErrClosed
+	}
+	e.jobs = append(e.jobs, job)
+	if err := windows.PostQueuedCompletionStatus(e.loops[0].port, 0, makeKey(kindJob, 0, 0, 0), nil); err != nil {
+		e.jobs = e.jobs[:len(e.jobs)-1]
+		return models.WrapOp(Name, "PostQueuedCompletionStatus", err)
+	}
+	return nil
+}
+
+// runJob runs the oldest queued job (loop 0).
+func (e *Engine) runJob() {
+	e.jobMu.Lock()
+	if e.jobHead == len(e.jobs) {
+		e.jobMu.Unlock()
+		return
+	}
+	job := e.jobs[e.jobHead]
+	e.jobs[e.jobHead] = nil
+	e.jobHead++
+	if e.jobHead == len(e.jobs) {
+		e.jobs, e.jobHead = e.jobs[:0], 0
+	}
+	e.jobMu.Unlock()
+	job()
+}
+
+func (e *Engine) service(id int) *service {
+	t := *e.svcs.Load()
+	if id < len(t) {
+		return t[id]
+	}
+	return nil
+}
+
+func (e *Engine) addService(s *service) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return models.ErrClosed
+	}
+	old := *e.svcs.Load()
+	if len(old) >= maxServices {
+		return fmt.Errorf("%w: more than %d services on one iocp engine", models.ErrBadConfig, maxServices)
+	}
+	s.id = len(old)
+	t := append(append(make([]*service, 0, len(old)+1), old...), s)
+	e.svcs.Store(&t)
+	return nil
+}
+
+func (e *Engine) removeService(s *service) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := *e.svcs.Load()
+	t := append([]*service(nil), old...)
+	t[s.id] = nil
+	e.svcs.Store(&t)
+}
+
+// Close closes every service (each waits for its sessions' OnDisconnect), runs the jobs
+// already posted, stops the loops and closes the ports.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	for _, s := range *e.svcs.Load() {
+		if s != nil {
+			s.Close()
+		}
+	}
+	e.jobMu.Lock()
+	e.jobsClosed = true
+	e.jobMu.Unlock()
+	e.stopLoops()
+	return nil
+}
+
+func (e *Engine) stopLoops() {
+	for _, l := range e.loops {
+		windows.PostQueuedCompletionStatus(l.port, 0, makeKey(kindQuit, 0, 0, 0), nil)
+	}
+	for _, l := range e.loops {
+		<-l.done
+		windows.CloseHandle(l.port)
+	}
+}
+
+func (l *loop) post(key uintptr) error {
+	return windows.PostQueuedCompletionStatus(l.port, 0, key, nil)
+}
+
+// onLoop reports whether the caller runs on this loop's locked thread (and so is this loop's
+// goroutine: a locked thread runs no other goroutine).
+func (l *loop) onLoop() bool { return windows.GetCurrentThreadId() == l.tid.Load() }
+
+// deferTo queues an operation that completed inline (or a kick noticed inside a callback), to
+// be dispatched once the current dispatch has returned, so callbacks never nest.
+func (l *loop) deferTo(c completion) {
+	c.inline = true
+	l.deferred = append(l.deferred, c)
+}
+
+func (l *loop) run(ready chan<- struct{}) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(l.done)
+	l.tid.Store(windows.GetCurrentThreadId())
+	close(ready)
+	entries := make([]overlappedEntry, batchSize)
+	for {
+		n, err := getQueuedCompletionStatusEx(l.port, entries, windows.INFINITE)
+		if err != nil {
+			// The seed's classification: a timeout is normal, an abandoned port means the port
+			// was closed (shutdown); anything else is unexpected and stops this loop.
+			if err == errTimeout {
+				continue
+			}
+			if err == errAbandoned {
+				return
+			}
+			return
+		}
+		quit := false
+		for i := range entries[:n] {
+			en := &entries[i]
+			c := completion{key: en.Key, ov: en.Overlapped, n: en.Qty, status: en.Internal}
+			*en = overlappedEntry{}
+			if !l.dispatch(c) {
+				quit = true
+			}
+			l.runDeferred()
+		}
+		if quit {
+			if l.idx == 0 {
+				for {
+					e := l.eng
+					e.jobMu.Lock()
+					left := e.jobHead < len(e.jobs)
+					e.jobMu.Unlock()
+					if !left {
+						break
+					}
+					e.runJob()
+				}
+			}
+			return
+		}
+	}
+}
+
+func (l *loop) runDeferred() {
+	for i := 0; i < len(l.deferred); i++ {
+		l.dispatch(l.deferred[i])
+	}
+	clear(l.deferred)
+	l.deferred = l.deferred[:0]
+}
+
+// dispatch handles one completion; it returns false for the quit packet.
+func (l *loop) dispatch(c completion) bool {
+	kind, svcID, gen, slot := splitKey(c.key)
+	switch kind {
+	case kindJob:
+		l.eng.runJob()
+		return true
+	case kindQuit:
+		return false
+	}
+	s := l.eng.service(svcID)
+	if s == nil {
+		return true // a wake-up packet for a service that has closed since
+	}
+	if kind == kindListen {
+		if s.ln != nil {
+			s.ln.complete(l, c)
+		}
+		return true
+	}
+	if slot >= len(s.sessions) {
+		return true
+	}
+	ss := s.sessions[slot]
+	if ss.gen.Load()&genMask != gen {
+		return true // meant for an earlier socket of this slot
+	}
+	switch kind {
+	case kindSock:
+		ss.complete(l, c)
+	case kindOpen:
+		ss.handleOpen(l)
+	case kindWrite:
+		ss.handleWrite(l)
+	case kindKick:
+		ss.handleKick()
+	case kindShutdown:
+		ss.handleShutdown()
+	}
+	return true
+}

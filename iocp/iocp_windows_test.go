@@ -1,0 +1,105 @@
+package iocp
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iobench/iobench/models"
+)
+
+func openEngine(tb testing.TB, cfg models.Config) models.Engine {
+	tb.Helper()
+	eng, err := newEngine(cfg)
+	if err != nil {
+		tb.Fatalf("newEngine: %v", err)
+	}
+	tb.Cleanup(func() { eng.Close() })
+	return eng
+}
+
+func echo() models.Handler {
+	return models.HandlerFuncs{Recv: func(s models.Session, w []byte) int {
+		if err := s.Send(w); err != nil {
+			return -1
+		}
+		return len(w)
+	}}
+}
+
+func TestKeyRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		kind, svc int
+		gen       uint32
+		slot      int
+	}{
+		{"zero", kindSock, 0, 0, 0},
+		{"max", kindShutdown, maxServices - 1, genMask, maxSlots - 1},
+		{"gen_wraps", kindOpen, 7, genMask + 5, 1234},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kind, svc, gen, slot := splitKey(makeKey(tc.kind, tc.svc, tc.gen, tc.slot))
+			if kind != tc.kind || svc != tc.svc || gen != tc.gen&genMask || slot != tc.slot {
+				t.Fatalf("split(make(%d,%d,%d,%d)) = %d,%d,%d,%d", tc.kind, tc.svc, tc.gen, tc.slot, kind, svc, gen, slot)
+			}
+		})
+	}
+}
+
+// TestEcho echoes over real sockets: a net.Conn peer against the iocp server, and an iocp
+// client against the same server.
+func TestEcho(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		size  int
+		conns int
+	}{
+		{"small", 64, 4},
+		{"large", 300 << 10, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eng := openEngine(t, models.Config{Loops: 2, PoolSize: 16})
+			svc, err := eng.Listen("127.0.0.1:0", echo(), models.ServiceOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, tc.conns)
+			for i := range tc.conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := net.Dial("tcp", svc.Addr().String())
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(30 * time.Second))
+					msg := bytes.Repeat([]byte{byte(i + 1)}, tc.size)
+					go c.Write(msg)
+					got := make([]byte, len(msg))
+					if _, err := io.ReadFull(c, got); err != nil {
+						errs <- err
+						return
+					}
+					if !bytes.Equal(got, msg) {
+						errs <- io.ErrUnexpectedEOF
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if st := svc.Stats(); st.Accepted != uint64(tc.conns) || st.BytesRecv != uint64(tc.conns*tc.size) {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}

@@ -1,0 +1,164 @@
+package iocp
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// GetQueuedCompletionStatusEx is not in x/sys/windows: load it from kernel32 once.
+// https://learn.microsoft.com/en-us/windows/win32/fileio/getqueuedcompletionstatusex-func
+var (
+	modkernel32                     = windows.NewLazySystemDLL("kernel32.dll")
+	procGetQueuedCompletionStatusEx = modkernel32.NewProc("GetQueuedCompletionStatusEx")
+)
+
+// overlappedEntry is OVERLAPPED_ENTRY.
+// https://learn.microsoft.com/en-us/windows/win32/api/minwinbase/ns-minwinbase-overlapped_entry
+type overlappedEntry struct {
+	Key        uintptr
+	Overlapped *windows.Overlapped
+	Internal   uintptr // the operation's NTSTATUS
+	Qty        uint32
+}
+
+// getQueuedCompletionStatusEx dequeues up to len(entries) packets (len > 0).
+func getQueuedCompletionStatusEx(port windows.Handle, entries []overlappedEntry, timeoutMs uint32) (int, error) {
+	var n uint32
+	r1, _, e := syscall.SyscallN(procGetQueuedCompletionStatusEx.Addr(), uintptr(port),
+		uintptr(unsafe.Pointer(&entries[0])), uintptr(len(entries)), uintptr(unsafe.Pointer(&n)),
+		uintptr(timeoutMs), 0)
+	if r1 == 0 {
+		if e != 0 {
+			return 0, e
+		}
+		return 0, syscall.EINVAL
+	}
+	return int(n), nil
+}
+
+// Hot errnos, boxed once.
+var (
+	errIOPending = error(windows.ERROR_IO_PENDING)
+	errAbandoned = error(windows.ERROR_ABANDONED_WAIT_0)
+	errTimeout   = error(windows.WAIT_TIMEOUT)
+	errNilJob    = errors.New("iocp: nil job")
+)
+
+// recoverable is the seed's IocpCore::HandleIocp list (§7.1) of completion errors that are
+// the peer's or our own doing and are dispatched to the session as an ordinary kick, plus the
+// WSA spellings WSAGetOverlappedResult reports for them. Anything else is HANDLE_IOCP_ERROR
+// (KickIOError).
+func recoverable(err error) bool {
+	var en windows.Errno
+	if !errors.As(err, &en) {
+		return false
+	}
+	switch en {
+	case windows.WAIT_TIMEOUT, windows.ERROR_SEM_TIMEOUT, windows.ERROR_NETNAME_DELETED,
+		windows.ERROR_CONNECTION_REFUSED, windows.ERROR_INVALID_NETNAME,
+		windows.ERROR_OPERATION_ABORTED, windows.ERROR_CONNECTION_ABORTED,
+		windows.ERROR_NETWORK_UNREACHABLE,
+		windows.WSAECONNRESET, windows.WSAECONNABORTED, windows.WSAENETRESET,
+		windows.WSAETIMEDOUT, windows.WSAECONNREFUSED, windows.WSAENETUNREACH,
+		windows.WSAEHOSTUNREACH, windows.WSAESHUTDOWN, windows.WSAENOTCONN, windows.WSAEDISCON:
+		return true
+	}
+	return false
+}
+
+// skipOnSuccess reports whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS may be used: only when
+// every TCP protocol provider is an IFS provider (XP1_IFS_HANDLES), the same check Go's
+// internal/poll makes, because a layered (non-IFS) provider may still queue a packet for an
+// operation that returned success, which would then be handled twice.
+var skipOnSuccess = sync.OnceValue(func() bool {
+	protos := [2]int32{windows.IPPROTO_TCP, 0}
+	var buf [32]windows.WSAProtocolInfo
+	size := uint32(unsafe.Sizeof(buf))
+	n, err := windows.WSAEnumProtocols(&protos[0], &buf[0], &size)
+	if err != nil || n <= 0 {
+		return false
+	}
+	for i := int32(0); i < n; i++ {
+		if buf[i].ServiceFlags1&windows.XP1_IFS_HANDLES == 0 {
+			return false
+		}
+	}
+	return true
+})
+
+// virtualAlloc commits size bytes of zeroed memory outside the Go heap.
+func virtualAlloc(size uintptr) (unsafe.Pointer, error) {
+	addr, err := windows.VirtualAlloc(0, size, windows.MEM_COMMIT|windows.MEM_RESERVE, windows.PAGE_READWRITE)
+	if err != nil {
+		return nil, err
+	}
+	return *(*unsafe.Pointer)(unsafe.Pointer(&addr)), nil
+}
+
+func virtualFree(p unsafe.Pointer) {
+	if p != nil {
+		windows.VirtualFree(uintptr(p), 0, windows.MEM_RELEASE)
+	}
+}
+
+// newSocket makes an overlapped, non-inheritable TCP socket.
+func newSocket(family int) (windows.Handle, error) {
+	s, err := windows.WSASocket(int32(family), windows.SOCK_STREAM, windows.IPPROTO_TCP, nil, 0,
+		windows.WSA_FLAG_OVERLAPPED|windows.WSA_FLAG_NO_HANDLE_INHERIT)
+	if err != nil {
+		return windows.InvalidHandle, err
+	}
+	return s, nil
+}
+
+// setLingerZero makes closesocket abortive (RST, unsent data dropped), as netstd's kicks do.
+func setLingerZero(s windows.Handle) {
+	windows.SetsockoptLinger(s, windows.SOL_SOCKET, windows.SO_LINGER, &windows.Linger{Onoff: 1, Linger: 0})
+}
+
+func sockaddrOf(a *net.TCPAddr) (windows.Sockaddr, int) {
+	if ip4 := a.IP.To4(); ip4 != nil || a.IP == nil {
+		sa := &windows.SockaddrInet4{Port: a.Port}
+		copy(sa.Addr[:], ip4)
+		return sa, windows.AF_INET
+	}
+	sa := &windows.SockaddrInet6{Port: a.Port}
+	copy(sa.Addr[:], a.IP.To16())
+	return sa, windows.AF_INET6
+}
+
+// wildcardOf is the any-address of family, port 0 (ConnectEx needs a bound socket).
+func wildcardOf(family int) windows.Sockaddr {
+	if family == windows.AF_INET6 {
+		return &windows.SockaddrInet6{}
+	}
+	return &windows.SockaddrInet4{}
+}
+
+func tcpAddrOf(sa windows.Sockaddr) *net.TCPAddr {
+	switch sa := sa.(type) {
+	case *windows.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IPv4(sa.Addr[0], sa.Addr[1], sa.Addr[2], sa.Addr[3]), Port: sa.Port}
+	case *windows.SockaddrInet6:
+		ip := make(net.IP, net.IPv6len)
+		copy(ip, sa.Addr[:])
+		return &net.TCPAddr{IP: ip, Port: sa.Port}
+	}
+	return &net.TCPAddr{}
+}
+
+func rawAddr(rsa *windows.RawSockaddrAny) *net.TCPAddr {
+	if rsa == nil {
+		return &net.TCPAddr{}
+	}
+	sa, err := rsa.Sockaddr()
+	if err != nil {
+		return &net.TCPAddr{}
+	}
+	return tcpAddrOf(sa)
+}
