@@ -1,2 +1,67 @@
-// Package epoll is the epoll backend (in progress).
+// Package epoll is the raw epoll reactor backend (Linux only): what a game server gets from
+// its own event loops written directly on epoll(7), golang.org/x/sys/unix and no cgo.
+//
+// # Model
+//
+// Config.Loops loops, each a goroutine locked to its OS thread (runtime.LockOSThread) that
+// owns one epoll instance (epoll_create1), one eventfd and every session it opened. All I/O
+// and every callback of a session run on its loop, so a session needs no lock of its own; the
+// shared machinery (SendQueue, RecvBuffer, SessionPool, Counters) is the models one.
+//
+//   - Accept: a SERVER service opens one listening socket per loop, all bound to the same
+//     address with SO_REUSEPORT (socket(7)); the kernel hashes each connection to one of them,
+//     so a loop accepts only on its own socket: no thundering herd and no hand-off to another
+//     thread. (EPOLLEXCLUSIVE on one shared socket was the alternative; it still wakes more
+//     than one loop under load and makes the accepting loop an accident of timing.) The
+//     price: connections still queued on a listener when the service closes are reset.
+//   - Connect: a CLIENT session is a non-blocking connect(2) registered for EPOLLOUT; it
+//     completes when the socket is writable and SO_ERROR is 0. CLIENT_AUTO_RECONNECT redials
+//     a session that ended (or failed) after ReconnectDelay.
+//   - Read: one read(2) per readiness event into the RecvBuffer, then OnRecv through
+//     RecvBuffer.Deliver. A read shorter than the free space means the socket is drained, so
+//     there is no extra read just to collect EAGAIN.
+//   - Write: Send copies into the SendQueue (models.SendQueue.Push). The writer's turn goes to
+//     the loop, which writes everything queued with one writev(2) of up to Config.MaxGather
+//     iovecs from a loop-owned array (no allocation per write). When the Send happens inside a
+//     callback of the same session (the echo case) the loop writes right after the callback
+//     returns: no task, no wakeup. EPOLLOUT is registered only when a write would block and
+//     removed once the queue is written.
+//   - Wakeups: Send, Kick and Post from elsewhere queue a task on the loop; the poster writes
+//     the loop's eventfd (eventfd(2)) only if the loop sleeps in epoll_wait and nobody has
+//     woken it yet. A loop that is awake, e.g. the poster's own loop inside a callback,
+//     drains its queue before it waits again, so same-loop posts cost no syscall.
+//   - Post: jobs are tasks of loop 0, run one at a time in FIFO order between its I/O batches
+//     (the PostQueuedCompletionStatus job queue of the seed). A long job delays loop 0's I/O.
+//
+// # Level-triggered, and why
+//
+// Every registration is level-triggered. With edge triggering a loop must read until EAGAIN
+// (or keep its own ready list) or it loses the event; level triggering lets a loop read once
+// per event, bound its work per session (fairness across sessions) and leave the rest to the
+// next epoll_wait without bookkeeping. The cost of level triggering is that interest must be
+// changed with epoll_ctl(2) when it changes: EPOLLOUT only while a write is blocked (rare with
+// small messages), and EPOLLIN removed after a peer EOF while queued data drains. On the
+// request/response hot path both cost nothing: the syscalls per message are epoll_wait
+// (amortised over the batch of up to 128 events), read and writev.
+//
+// # Safety
+//
+// epoll_event.data never holds a pointer: it carries kind, service index, slot index and a
+// 24-bit generation of the slot (see tag). The generation is odd while the slot's connection is
+// open and is bumped on every open and close, so an event or task for a connection that closed
+// earlier in the same batch (whose fd number may already belong to a new connection) is
+// dropped. Only the owning loop closes a socket: a Kick from another goroutine is marshalled to
+// the loop. read, writev and the eventfd write use RawSyscall (they never block on a
+// non-blocking fd); epoll_wait uses the blocking Syscall path.
+//
+// Close semantics follow the models package: peer EOF drains queued sends then closes with
+// KickRecv0; every other kick closes at once with SO_LINGER {1, 0} (RST, queued data dropped),
+// as netstd does.
+//
+// Service.Close, Engine.Close and Connect wait for the loops; called from a loop thread (a
+// callback or a Post job) they do their work without waiting, since a loop cannot wait for
+// itself.
+//
+// On other platforms the backend registers and reports models.Unsupported("epoll", "Linux
+// only").
 package epoll

@@ -1,0 +1,379 @@
+package epoll
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/iobench/iobench/models"
+)
+
+// available: epoll exists on every Linux kernel Go supports.
+func available() error { return nil }
+
+// Engine is the epoll engine: Config.Loops event loops, each a goroutine locked to its OS
+// thread with its own epoll instance and eventfd.
+type Engine struct {
+	cfg    models.Config
+	loops  []*loop
+	loopWG sync.WaitGroup
+
+	mu        sync.Mutex
+	closed    bool
+	closeDone chan struct{}
+
+	// svcs is the service table indexed by service id (the service field of a tag),
+	// copy-on-write so loops read it without a lock; nil entries are free ids.
+	svcs atomic.Pointer[[]*service]
+}
+
+var _ models.Engine = (*Engine)(nil)
+
+func newEngine(cfg models.Config) (models.Engine, error) {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxGather = min(cfg.MaxGather, 1024) // IOV_MAX
+	e := &Engine{cfg: cfg, closeDone: make(chan struct{})}
+	e.svcs.Store(new([]*service))
+	for i := range cfg.Loops {
+		l, err := newLoop(e, i)
+		if err != nil {
+			for _, l := range e.loops {
+				l.closeFDs()
+			}
+			return nil, err
+		}
+		e.loops = append(e.loops, l)
+	}
+	e.loopWG.Add(len(e.loops))
+	for _, l := range e.loops {
+		go l.run()
+	}
+	return e, nil
+}
+
+func (e *Engine) Name() string { return Name }
+
+// Post queues job on loop 0's task queue (woken through its eventfd): jobs run one at a time,
+// in the order Post returned, on loop 0's thread between its I/O batches.
+func (e *Engine) Post(job func()) error {
+	if job == nil {
+		return fmt.Errorf("%w: nil job", models.ErrBadConfig)
+	}
+	return e.loops[0].post(task{kind: taskFunc, fn: job})
+}
+
+// onLoop reports whether the caller runs on one of the engine's loop threads (each loop
+// goroutine is locked to its thread, so its thread id identifies it). Only the rare, blocking
+// calls (Close, Connect) ask: they must not wait for a loop from that loop.
+func (e *Engine) onLoop() bool {
+	tid := int32(unix.Gettid())
+	for _, l := range e.loops {
+		if l.tid.Load() == tid {
+			return true
+		}
+	}
+	return false
+}
+
+// service returns the service with id, or nil.
+func (e *Engine) service(id int) *service {
+	v := *e.svcs.Load()
+	if id < len(v) {
+		return v[id]
+	}
+	return nil
+}
+
+func (e *Engine) addService(s *service) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return models.ErrClosed
+	}
+	old := *e.svcs.Load()
+	id := -1
+	for i, x := range old {
+		if x == nil {
+			id = i
+			break
+		}
+	}
+	if id < 0 {
+		if len(old) >= maxServices {
+			return fmt.Errorf("%w: more than %d services open on one engine", models.ErrBadConfig, maxServices)
+		}
+		id = len(old)
+	}
+	next := make([]*service, max(len(old), id+1))
+	copy(next, old)
+	s.id = id
+	next[id] = s
+	e.svcs.Store(&next)
+	return nil
+}
+
+func (e *Engine) removeService(s *service) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := *e.svcs.Load()
+	if s.id >= len(old) || old[s.id] != s {
+		return
+	}
+	next := make([]*service, len(old))
+	copy(next, old)
+	next[s.id] = nil
+	e.svcs.Store(&next)
+}
+
+// Close closes every service (kicking every session with KickShutdown), stops the loops and
+// closes every fd. Called from a loop thread (a callback or a job) it starts all that and
+// returns without waiting, since the loop cannot wait for itself.
+func (e *Engine) Close() error {
+	onLoop := e.onLoop()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		if !onLoop {
+			<-e.closeDone
+		}
+		return nil
+	}
+	e.closed = true
+	svcs := *e.svcs.Load()
+	e.mu.Unlock()
+	for _, s := range svcs {
+		if s != nil {
+			s.Close()
+		}
+	}
+	for _, l := range e.loops {
+		l.post(task{kind: taskStop})
+	}
+	if onLoop {
+		go func() { e.loopWG.Wait(); close(e.closeDone) }()
+		return nil
+	}
+	e.loopWG.Wait()
+	close(e.closeDone)
+	return nil
+}
+
+// Listen starts a SERVER service: one SO_REUSEPORT listening socket per loop, all bound to
+// the same address, so the kernel spreads incoming connections over the loops and each loop
+// accepts only on its own socket (no thundering herd, no cross-thread handoff).
+func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
+	opt, err := opt.ForServer(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkService(h, opt); err != nil {
+		return nil, err
+	}
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, models.WrapOp(Name, "resolve", err)
+	}
+	family, sa, err := sockaddrOf(ta)
+	if err != nil {
+		return nil, err
+	}
+	s := newService(e, opt, h)
+	s.family = family
+	s.lfds = make([]int, len(e.loops))
+	for i := range s.lfds {
+		s.lfds[i] = -1
+	}
+	closeAll := func() {
+		for i, fd := range s.lfds {
+			if fd >= 0 {
+				unix.Close(fd)
+				s.lfds[i] = -1
+			}
+		}
+	}
+	for i := range s.lfds {
+		fd, op, err := listenSocket(family, sa)
+		if err != nil {
+			closeAll()
+			return nil, models.WrapOp(Name, op, err)
+		}
+		s.lfds[i] = fd
+		if i == 0 {
+			bound, err := unix.Getsockname(fd)
+			if err != nil {
+				closeAll()
+				return nil, models.WrapOp(Name, "getsockname", err)
+			}
+			s.addr = tcpAddrOf(bound)
+			sa = bound // port 0 resolved: the other loops bind the same port
+		}
+	}
+	if ip := s.addr.(*net.TCPAddr).IP; ip != nil && !ip.IsUnspecified() {
+		s.local = s.addr // every accepted connection has this local address
+	}
+	if err := e.addService(s); err != nil {
+		closeAll()
+		return nil, err
+	}
+	for i, l := range e.loops {
+		if err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, s.lfds[i], unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0)); err != nil {
+			s.Close() // the loops close the listeners
+			return nil, models.WrapOp(Name, "epoll_ctl", err)
+		}
+	}
+	return s, nil
+}
+
+func listenSocket(family int, sa unix.Sockaddr) (fd int, op string, err error) {
+	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, "socket", err
+	}
+	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		op = "setsockopt SO_REUSEADDR"
+	} else if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		op = "setsockopt SO_REUSEPORT"
+	} else if err = unix.Bind(fd, sa); err != nil {
+		op = "bind"
+	} else if err = unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		op = "listen"
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, op, err
+	}
+	return fd, "", nil
+}
+
+// Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service: each session is a non-blocking
+// connect(2) registered for EPOLLOUT on its loop (sessions spread round-robin over the
+// loops); the connect completes when the socket turns writable and SO_ERROR is 0.
+func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
+	opt, err := opt.ForClient(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkService(h, opt); err != nil {
+		return nil, err
+	}
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, models.WrapOp(Name, "resolve", err)
+	}
+	family, _, err := sockaddrOf(ta)
+	if err != nil {
+		return nil, err
+	}
+	s := newService(e, opt, h)
+	s.family = family
+	s.addr = ta
+	if err := e.addService(s); err != nil {
+		return nil, err
+	}
+	cw := &connectWait{}
+	cw.wg.Add(opt.Conns)
+	for i := range opt.Conns {
+		l := e.loops[i%len(e.loops)]
+		if err := l.post(task{kind: taskFunc, fn: func() { l.dial(s, cw) }}); err != nil {
+			cw.done(err)
+		}
+	}
+	if e.onLoop() {
+		return s, nil // a loop cannot wait for itself; the attempts complete after return
+	}
+	cw.wg.Wait()
+	if cw.ok.Load() == 0 && opt.Type == models.ServiceClient {
+		s.Close()
+		return nil, models.WrapOp(Name, "connect", cw.firstErr())
+	}
+	return s, nil
+}
+
+func checkService(h models.Handler, opt models.ServiceOptions) error {
+	if h == nil {
+		return fmt.Errorf("%w: nil handler", models.ErrBadConfig)
+	}
+	if opt.PoolSize > maxSlots {
+		return fmt.Errorf("%w: PoolSize %d > %d", models.ErrBadConfig, opt.PoolSize, maxSlots)
+	}
+	return nil
+}
+
+// connectWait collects the first connect attempt of each session of one Connect call.
+type connectWait struct {
+	wg  sync.WaitGroup
+	ok  atomic.Int32
+	mu  sync.Mutex
+	err error
+}
+
+func (c *connectWait) done(err error) {
+	if err == nil {
+		c.ok.Add(1)
+	} else {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
+	c.wg.Done()
+}
+
+func (c *connectWait) firstErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return models.ErrClosed
+	}
+	return c.err
+}
+
+// sockaddrOf converts a resolved TCP address for bind(2)/connect(2). A nil IP (":port") is
+// IPv4 0.0.0.0. Each call returns a fresh value: x/sys fills a raw buffer inside the Sockaddr
+// on every use, so one value must not be shared by two loops.
+func sockaddrOf(a *net.TCPAddr) (family int, sa unix.Sockaddr, err error) {
+	if a.IP == nil {
+		return unix.AF_INET, &unix.SockaddrInet4{Port: a.Port}, nil
+	}
+	if ip4 := a.IP.To4(); ip4 != nil {
+		s := &unix.SockaddrInet4{Port: a.Port}
+		copy(s.Addr[:], ip4)
+		return unix.AF_INET, s, nil
+	}
+	if ip6 := a.IP.To16(); ip6 != nil {
+		s := &unix.SockaddrInet6{Port: a.Port}
+		copy(s.Addr[:], ip6)
+		if a.Zone != "" {
+			ifi, err := net.InterfaceByName(a.Zone)
+			if err != nil {
+				return 0, nil, models.WrapOp(Name, "zone", err)
+			}
+			s.ZoneId = uint32(ifi.Index)
+		}
+		return unix.AF_INET6, s, nil
+	}
+	return 0, nil, fmt.Errorf("%w: address %v is not IPv4 or IPv6", models.ErrBadConfig, a)
+}
+
+func tcpAddrOf(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	case *unix.SockaddrInet6:
+		zone := ""
+		if a.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
+				zone = ifi.Name
+			}
+		}
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port, Zone: zone}
+	}
+	return &net.TCPAddr{}
+}

@@ -1,0 +1,24 @@
+package epoll
+
+import "github.com/iobench/iobench/models"
+
+// Name is the backend name, equal to its folder name.
+const Name = "epoll"
+
+func init() {
+	models.Register(models.Backend{
+		Name:      Name,
+		Summary:   "raw epoll reactor: one level-triggered loop per locked OS thread, SO_REUSEPORT listeners, writev, eventfd wakeups",
+		Available: available,
+		New:       New,
+	})
+}
+
+// New builds an epoll engine. Where epoll does not exist it returns the error of Available,
+// which matches models.ErrUnsupported.
+func New(cfg models.Config) (models.Engine, error) {
+	if err := available(); err != nil {
+		return nil, err
+	}
+	return newEngine(cfg)
+}
