@@ -183,6 +183,11 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
+	if ta.Port != 0 {
+		if err := portFree(family, sa); err != nil {
+			return nil, models.WrapOp(Name, "bind", err)
+		}
+	}
 	s := newService(e, opt, h)
 	s.family = family
 	s.lfds = make([]int, len(e.loops))
@@ -228,6 +233,22 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		}
 	}
 	return s, nil
+}
+
+// portFree binds a plain socket (no SO_REUSEPORT) to sa and closes it. Without this probe
+// SO_REUSEPORT would let Listen join a port that another process of the same user already
+// serves with SO_REUSEPORT (a second iobench serve, gnet) and silently split its connections.
+// Port 0 needs no probe: the kernel picks a port nobody is bound to.
+func portFree(family int, sa unix.Sockaddr) error {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return err
+	}
+	return unix.Bind(fd, sa)
 }
 
 func listenSocket(family int, sa unix.Sockaddr) (fd int, op string, err error) {

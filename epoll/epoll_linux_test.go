@@ -1,0 +1,337 @@
+package epoll
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/iobench/iobench/models"
+	"github.com/iobench/iobench/models/modeltest"
+)
+
+// openEngine builds an epoll engine closed at cleanup.
+func openEngine(tb testing.TB, cfg models.Config) *Engine {
+	tb.Helper()
+	eng, err := New(cfg)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	tb.Cleanup(func() { modeltest.CloseEngine(tb, eng) })
+	return eng.(*Engine)
+}
+
+// onLoop0 runs fn on loop 0 (as a Post job) and waits for it.
+func onLoop0(tb testing.TB, e *Engine, fn func()) {
+	tb.Helper()
+	done := make(chan struct{})
+	if err := e.Post(func() { fn(); close(done) }); err != nil {
+		tb.Fatalf("Post: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		tb.Fatal("job did not run")
+	}
+}
+
+// TestStaleEventDropped replays, on the loop, an epoll event whose tag names a connection
+// that has closed and whose slot (and possibly fd number) now belongs to a new connection:
+// the event must reach nobody, while the new connection's own tag still resolves.
+func TestStaleEventDropped(t *testing.T) {
+	e := openEngine(t, models.Config{Loops: 1})
+	var recvs, disconnects atomic.Int32
+	sessions := make(chan models.Session, 2)
+	h := models.HandlerFuncs{
+		Connect:    func(s models.Session) { sessions <- s },
+		Recv:       func(s models.Session, w []byte) int { recvs.Add(1); return len(w) },
+		Disconnect: func(models.Session, models.KickReason) { disconnects.Add(1) },
+	}
+	svc := modeltest.Listen(t, e, h, models.ServiceOptions{PoolSize: 1})
+
+	modeltest.Dial(t, svc.Addr())
+	first := (<-sessions).(*session)
+	staleTag := first.tag()
+	first.Kick(models.KickDisconnect)
+	modeltest.WaitFor(t, "first session's OnDisconnect", func() bool { return disconnects.Load() == 1 })
+
+	modeltest.Dial(t, svc.Addr())
+	second := (<-sessions).(*session)
+	if second != first {
+		t.Fatalf("PoolSize 1 reused a different session object")
+	}
+	liveTag := second.tag()
+	if staleTag.slot() != liveTag.slot() || staleTag.gen() == liveTag.gen() {
+		t.Fatalf("tags: stale slot %d gen %d, live slot %d gen %d: want same slot, new generation",
+			staleTag.slot(), staleTag.gen(), liveTag.slot(), liveTag.gen())
+	}
+
+	cases := []struct {
+		name   string
+		t      tag
+		events uint32
+		want   *session
+	}{
+		{"stale tag, hangup", staleTag, unix.EPOLLIN | unix.EPOLLERR | unix.EPOLLHUP, nil},
+		{"stale generation only", makeTag(kindSession, liveTag.svc(), liveTag.slot(), liveTag.gen()+2), unix.EPOLLIN | unix.EPOLLHUP, nil},
+		{"unknown service", makeTag(kindSession, 99, 0, liveTag.gen()), unix.EPOLLIN | unix.EPOLLHUP, nil},
+		{"slot out of range", makeTag(kindSession, liveTag.svc(), 5, liveTag.gen()), unix.EPOLLIN | unix.EPOLLHUP, nil},
+		{"live tag, spurious readiness", liveTag, unix.EPOLLIN, second}, // read gets EAGAIN
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got *session
+			onLoop0(t, e, func() {
+				l := e.loops[0]
+				got = l.lookup(c.t)
+				ev := unix.EpollEvent{Events: c.events}
+				ev.Fd, ev.Pad = c.t.split()
+				l.dispatch(&ev)
+			})
+			if got != c.want {
+				t.Fatalf("lookup = %p, want %p", got, c.want)
+			}
+			if n := disconnects.Load(); n != 1 {
+				t.Fatalf("%d OnDisconnect calls after the replayed event, want 1 (the live session was hit)", n)
+			}
+			if n := recvs.Load(); n != 0 {
+				t.Fatalf("%d OnRecv calls after the replayed event, want 0", n)
+			}
+		})
+	}
+}
+
+// TestListenPortShared: SO_REUSEPORT must not let a second engine join a port that is already
+// served (it would silently take half of its connections).
+func TestListenPortShared(t *testing.T) {
+	a := openEngine(t, models.Config{Loops: 2})
+	b := openEngine(t, models.Config{Loops: 2})
+	svc := modeltest.StartEcho(t, a)
+	svc2, err := b.Listen(svc.Addr().String(), modeltest.EchoHandler(), models.ServiceOptions{})
+	if err == nil {
+		svc2.Close()
+		t.Fatalf("second engine listened on %v, already served by the first", svc.Addr())
+	}
+	var op *models.OpError
+	if !errors.As(err, &op) || !errors.Is(err, unix.EADDRINUSE) {
+		t.Fatalf("error %v: want an *models.OpError wrapping EADDRINUSE", err)
+	}
+}
+
+// TestListenersPerLoop: each loop accepts on its own SO_REUSEPORT socket, so with enough
+// connections every loop gets sessions.
+func TestListenersPerLoop(t *testing.T) {
+	e := openEngine(t, models.Config{Loops: 2})
+	var mu sync.Mutex
+	perLoop := map[*loop]int{}
+	h := models.HandlerFuncs{Connect: func(s models.Session) {
+		mu.Lock()
+		perLoop[s.(*session).owner.Load()]++
+		mu.Unlock()
+	}}
+	svc := modeltest.Listen(t, e, h, models.ServiceOptions{})
+	const conns = 64
+	for range conns {
+		modeltest.Dial(t, svc.Addr())
+	}
+	modeltest.WaitFor(t, "every connection accepted", func() bool { return svc.Stats().Accepted == conns })
+	mu.Lock()
+	defer mu.Unlock()
+	for i, l := range e.loops {
+		if perLoop[l] == 0 {
+			t.Errorf("loop %d accepted none of %d connections (per loop: %v)", i, conns, perLoop)
+		}
+	}
+}
+
+// TestCloseFromCallback: Service.Close and Engine.Close called on a loop thread must not
+// deadlock (the loop cannot wait for itself); the sessions still get OnDisconnect.
+func TestCloseFromCallback(t *testing.T) {
+	cases := []struct {
+		name  string
+		close func(e *Engine, svc models.Service)
+	}{
+		{"service", func(e *Engine, svc models.Service) { svc.Close() }},
+		{"engine", func(e *Engine, svc models.Service) { e.Close() }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := openEngine(t, models.Config{Loops: 2})
+			var svc models.Service
+			ready := make(chan struct{})
+			reasons := make(chan models.KickReason, 1)
+			h := models.HandlerFuncs{
+				Recv: func(s models.Session, w []byte) int {
+					<-ready
+					c.close(e, svc)
+					return len(w)
+				},
+				Disconnect: func(s models.Session, r models.KickReason) { reasons <- r },
+			}
+			var err error
+			svc, err = e.Listen("127.0.0.1:0", h, models.ServiceOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			close(ready)
+			conn := modeltest.Dial(t, svc.Addr())
+			conn.Write([]byte("x"))
+			select {
+			case r := <-reasons:
+				if r != models.KickShutdown {
+					t.Fatalf("OnDisconnect reason %v, want shutdown", r)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("no OnDisconnect after Close from a callback")
+			}
+			modeltest.ExpectClosed(t, conn)
+			modeltest.CloseEngine(t, e)
+		})
+	}
+}
+
+// TestClientEchoOverEpoll runs the epoll client against the epoll server with pipelined
+// messages from both a callback (same loop, no wakeup) and a foreign goroutine (eventfd).
+func TestClientEchoOverEpoll(t *testing.T) {
+	const conns, msgs, size = 8, 200, 64
+	e := openEngine(t, models.Config{Loops: 2})
+	srv := modeltest.StartEcho(t, e)
+	var got atomic.Int64
+	done := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var clients []models.Session
+	h := models.HandlerFuncs{
+		Connect: func(s models.Session) {
+			mu.Lock()
+			clients = append(clients, s)
+			mu.Unlock()
+		},
+		Recv: func(s models.Session, w []byte) int {
+			n := len(w) / size * size
+			if got.Add(int64(n)) == conns*msgs*size {
+				once.Do(func() { close(done) })
+			}
+			return n
+		},
+	}
+	cli, err := e.Connect(srv.Addr().String(), h, models.ServiceOptions{Conns: conns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	msg := make([]byte, size)
+	mu.Lock()
+	ss := append([]models.Session(nil), clients...)
+	mu.Unlock()
+	if len(ss) != conns {
+		t.Fatalf("Connect returned with %d sessions connected, want %d", len(ss), conns)
+	}
+	for range msgs {
+		for _, s := range ss {
+			if err := s.Send(msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("echoed %d of %d bytes", got.Load(), conns*msgs*size)
+	}
+	if st := cli.Stats(); st.Connected != conns || st.Sends != conns*msgs || st.BytesRecv != conns*msgs*size {
+		t.Fatalf("client stats %+v", st)
+	}
+}
+
+// TestHalfCloseDrainsLargeQueue: after a peer EOF the queued replies (more than a socket
+// buffer, so EPOLLOUT must be armed while EPOLLIN is off) are all written before KickRecv0.
+func TestHalfCloseDrainsLargeQueue(t *testing.T) {
+	const total = 24 << 20 // well past the socket buffers (tcp_wmem + tcp_rmem) on loopback
+	e := openEngine(t, models.Config{Loops: 1, SendQueueLimit: 32 << 20})
+	reasons := make(chan models.KickReason, 1)
+	blob := make([]byte, 64<<10)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	h := models.HandlerFuncs{
+		Connect: func(s models.Session) {
+			for range total / len(blob) {
+				if err := s.Send(blob); err != nil {
+					panic(err)
+				}
+			}
+		},
+		Disconnect: func(s models.Session, r models.KickReason) { reasons <- r },
+	}
+	svc := modeltest.Listen(t, e, h, models.ServiceOptions{})
+	conn := modeltest.Dial(t, svc.Addr())
+	conn.CloseWrite()
+	time.Sleep(50 * time.Millisecond) // let the EOF arrive while the queue is still full
+	n, err := io.Copy(io.Discard, conn)
+	if err != nil || n != total {
+		t.Fatalf("read %d bytes (err %v) after half-close, want %d then EOF", n, err, total)
+	}
+	if r := <-reasons; r != models.KickRecv0 {
+		t.Fatalf("reason %v, want recv_0", r)
+	}
+}
+
+// TestNoFDLeak: an engine with live sessions closes every fd it opened (epoll, eventfds,
+// listeners, sessions).
+func TestNoFDLeak(t *testing.T) {
+	before := countFDs(t)
+	e, err := New(models.Config{Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := e.Listen("127.0.0.1:0", modeltest.EchoHandler(), models.ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Connect(svc.Addr().String(), models.HandlerFuncs{}, models.ServiceOptions{Conns: 4, Type: models.ServiceClientAutoReconnect}); err != nil {
+		t.Fatal(err)
+	}
+	modeltest.WaitFor(t, "4 accepted", func() bool { return svc.Stats().Accepted >= 4 })
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := countFDs(t); after != before {
+		t.Fatalf("%d fds open after Close, %d before New", after, before)
+	}
+}
+
+func countFDs(tb testing.TB) int {
+	tb.Helper()
+	d, err := openDir("/proc/self/fd")
+	if err != nil {
+		tb.Skipf("no /proc/self/fd: %v", err)
+	}
+	return d
+}
+
+func openDir(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 64<<10)
+	n := 0
+	for {
+		k, err := unix.ReadDirent(fd, buf)
+		if err != nil {
+			return 0, err
+		}
+		if k == 0 {
+			break
+		}
+		_, c, _ := unix.ParseDirent(buf[:k], -1, nil)
+		n += c
+	}
+	return n - 1, nil // minus the directory fd itself
+}
