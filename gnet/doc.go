@@ -1,2 +1,0 @@
-// Package gnet is the gnet backend (in progress).
-package gnet

@@ -1,0 +1,747 @@
+// Package gnet is the gnet backend: an adapter over github.com/panjf2000/gnet/v2 (imported as
+// gnetv2), a multi-reactor event-loop library. On Linux and the BSDs/macOS gnet runs its own
+// epoll/kqueue loops, one goroutine each; on Windows gnet is a development mode built on Go
+// net (a reader goroutine per connection feeding a channel per loop), and Backend.Note says so.
+//
+// # Model
+//
+// A SERVER service is one gnet engine (gnet.Run): a main reactor that accepts and hands each
+// connection round-robin to one of Config.Loops sub-reactor loops (WithNumEventLoop,
+// WithMulticore when Loops > 1, level-triggered, no LockOSThread, no ticker). A CLIENT
+// service is one gnet.Client with Config.Loops loops; each connection is dialled with Go net
+// (net.Dialer, so Service.Close can cancel it) and handed to the client with EnrollContext,
+// which dups the fd into the loop (dup+close+epoll_ctl per connect, on the connect path only).
+// gnet's logger is replaced by a discarding one so nothing is written on the hot path.
+//
+// # Bridges (where gnet's model differs from the contract)
+//
+//   - Receive buffer ownership. gnet reads (read(2), one per readable event) into one buffer
+//     per loop and calls OnTraffic; bytes left unread are copied by gnet into a per-connection
+//     ring. The adapter never leaves bytes to gnet (it takes them all with Next(-1), which is
+//     zero-copy while gnet's ring is empty, i.e. always). When the session's RecvBuffer is
+//     empty the app's OnRecv sees a window straight into gnet's loop buffer (truncated to
+//     Config.RecvBufferSize); only the bytes the app does not consume (a partial frame) are
+//     copied into the session's models.RecvBuffer, and while it holds a partial frame new
+//     bytes are appended to it and delivered with RecvBuffer.Deliver. The window, the
+//     consumed-count rule and the overflow rule (a full window of RecvBufferSize with nothing
+//     consumed kicks with KickRecvBufferOverFull) are the same as on every backend.
+//   - Send path and who flushes. Send copies into the session's models.SendQueue (the one
+//     copy every backend makes). The writer is the session's gnet loop: a Send from inside a
+//     callback of that session is flushed when the callback returns (so all replies to one
+//     read leave in one writev); a Send from elsewhere wakes the loop with Conn.Wake. The loop
+//     writes the queue's chunks with one writev(2) per turn straight from the SendQueue on
+//     the connection's fd; gnet's own outbound buffer is never used (it would copy).
+//   - Backpressure. gnet has no "writable" callback for a connection whose writes the user
+//     does itself, so when writev would block (EAGAIN or a short write) the adapter parks the
+//     writer and waits for writability on a dup of the fd registered with the Go runtime
+//     poller (one side goroutine, created the first time the session is backpressured and
+//     kept until it ends: one extra fd and dup+fcntl+epoll_ctl once per such session); when
+//     the socket is writable it wakes the loop, which resumes the writev from the queue. The
+//     unsent bytes stay in the SendQueue, so its bound (KickSendQueueFull) is exact and no
+//     byte is copied twice.
+//   - Graceful half-close. gnet closes a connection as soon as read returns EOF. If sends are
+//     still queued then, the adapter keeps a dup of the fd (taken in OnClose, before gnet
+//     closes its own) and the side goroutine writes the queue out from the SendQueue before
+//     closing with KickRecv0, as the contract says. Every other kick sets SO_LINGER 0 and
+//     closes at once, dropping queued data.
+//   - Connection-count limit. gnet has none; the adapter takes a slot from the service's
+//     models.SessionPool in OnOpen and refuses (closes, counted as KickPoolExhausted) when it
+//     is empty.
+//   - Auto-reconnect. gnet has none; an ended CLIENT_AUTO_RECONNECT session redials after
+//     ReconnectDelay from a goroutine of the adapter.
+//   - Jobs. Engine.Post uses models.JobLoop (gnet's EventLoop.Execute would run jobs on an I/O
+//     loop, unlike the other backends).
+//
+// # Copies per message
+//
+// Receive: kernel→gnet loop buffer (read) and, only for bytes the app leaves unconsumed at
+// the end of a read (partial frames), loop buffer→RecvBuffer; netstd and the raw backends read
+// straight into the RecvBuffer and instead memmove a partial frame when compaction needs it,
+// so gnet copies a straddling frame's head once more than they do. Send: app→SendQueue
+// (Push), SendQueue→kernel (writev): the same as every backend.
+//
+// # Allocations
+//
+// A wake from another goroutine goes through gnet's task queue (Conn.Wake), which allocates a
+// closure and a queue node per wake; a Send made inside the session's own callbacks (echo,
+// request/response) wakes nothing and allocates nothing.
+//
+// # Close
+//
+// Service.Close kicks every session with KickShutdown, waits for every OnDisconnect and for
+// the adapter's goroutines, then stops the gnet engine (Engine.Stop / Client.Stop) and waits
+// for its loops to return; the loops' pollers, eventfds and listener are closed by gnet. gnet
+// keeps a package-level goroutine pool (ants) started at package init; the adapter never
+// submits to it on Linux/macOS, so it holds no goroutine of an engine.
+package gnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gnetv2 "github.com/panjf2000/gnet/v2"
+
+	"github.com/iobench/iobench/models"
+)
+
+// Name is the backend name.
+const Name = "gnet"
+
+func init() {
+	models.Register(models.Backend{
+		Name:      Name,
+		Summary:   "gnet v2: multi-reactor event loops (epoll/kqueue), main reactor accepts, one writev per loop turn",
+		Available: func() error { return nil },
+		New:       New,
+		Note:      platformNote,
+	})
+}
+
+// Engine is the gnet engine: a registry of services, each with its own gnet engine or client.
+type Engine struct {
+	cfg  models.Config
+	jobs *models.JobLoop
+
+	mu       sync.Mutex
+	services map[*service]struct{}
+	closed   bool
+}
+
+var _ models.Engine = (*Engine)(nil)
+
+// New builds a gnet engine.
+func New(cfg models.Config) (models.Engine, error) {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, jobs: models.NewJobLoop(), services: map[*service]struct{}{}}, nil
+}
+
+func (e *Engine) Name() string { return Name }
+
+func (e *Engine) Post(job func()) error { return e.jobs.Post(job) }
+
+func (e *Engine) addService(s *service) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return models.ErrClosed
+	}
+	e.services[s] = struct{}{}
+	return nil
+}
+
+func (e *Engine) removeService(s *service) {
+	e.mu.Lock()
+	delete(e.services, s)
+	e.mu.Unlock()
+}
+
+// Close closes every service and the job loop.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	svcs := make([]*service, 0, len(e.services))
+	for s := range e.services {
+		svcs = append(svcs, s)
+	}
+	e.mu.Unlock()
+	var errs []error
+	for _, s := range svcs {
+		errs = append(errs, s.Close())
+	}
+	e.jobs.Close()
+	return errors.Join(errs...)
+}
+
+// gnetOptions are the options every gnet engine and client of this backend gets (tuning
+// parity: Loops event loops, level-triggered, the read buffer sized like every RecvBuffer).
+func (e *Engine) gnetOptions() []gnetv2.Option {
+	return []gnetv2.Option{
+		gnetv2.WithNumEventLoop(e.cfg.Loops),
+		gnetv2.WithMulticore(e.cfg.Loops > 1),
+		gnetv2.WithReadBufferCap(e.cfg.RecvBufferSize),
+		gnetv2.WithTCPNoDelay(gnetv2.TCPNoDelay),
+		gnetv2.WithReuseAddr(true),
+		gnetv2.WithLogger(discardLogger{}),
+	}
+}
+
+// Listen starts a SERVER service on its own gnet engine.
+func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
+	opt, err := opt.ForServer(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, fmt.Errorf("%w: nil handler", models.ErrBadConfig)
+	}
+	if _, err := net.ResolveTCPAddr("tcp", addr); err != nil {
+		return nil, models.WrapOp(Name, "resolve", err)
+	}
+	s, err := e.newService(opt, h, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.booted = make(chan gnetv2.Engine, 1)
+	s.runDone = make(chan struct{})
+	runErr := make(chan error, 1)
+	go func() {
+		defer close(s.runDone)
+		runErr <- gnetv2.Run(s, "tcp://"+addr, e.gnetOptions()...)
+	}()
+	select {
+	case err := <-runErr:
+		if err == nil {
+			err = errors.New("engine stopped at boot")
+		}
+		e.removeService(s)
+		return nil, models.WrapOp(Name, "listen", err)
+	case s.geng = <-s.booted:
+	}
+	bound, err := boundAddr(s.geng)
+	if err != nil {
+		s.Close()
+		return nil, models.WrapOp(Name, "getsockname", err)
+	}
+	s.addr = bound
+	s.ready.Store(true)
+	return s, nil
+}
+
+// Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service on its own gnet client.
+func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
+	opt, err := opt.ForClient(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, fmt.Errorf("%w: nil handler", models.ErrBadConfig)
+	}
+	raddr, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, models.WrapOp(Name, "resolve", err)
+	}
+	s, err := e.newService(opt, h, raddr)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := gnetv2.NewClient(s, e.gnetOptions()...)
+	if err == nil {
+		err = cli.Start()
+	}
+	if err != nil {
+		e.removeService(s)
+		return nil, models.WrapOp(Name, "client start", err)
+	}
+	s.cli = cli
+	s.ready.Store(true)
+	var first sync.WaitGroup
+	var ok atomic.Int32
+	var firstErr atomic.Pointer[error]
+	for range opt.Conns {
+		first.Add(1)
+		s.goroutines.Add(1)
+		go func() {
+			defer s.goroutines.Add(-1)
+			err := s.dial()
+			if err == nil {
+				ok.Add(1)
+			} else {
+				firstErr.CompareAndSwap(nil, &err)
+			}
+			first.Done()
+			if err != nil && opt.Type == models.ServiceClientAutoReconnect {
+				s.redialLoop()
+			}
+		}()
+	}
+	first.Wait()
+	if ok.Load() == 0 && opt.Type == models.ServiceClient {
+		s.Close()
+		return nil, models.WrapOp(Name, "connect", *firstErr.Load())
+	}
+	return s, nil
+}
+
+func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr) (*service, error) {
+	pool, err := models.NewSessionPool(opt.PoolSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &service{eng: e, opt: opt, h: h, addr: addr, pool: pool,
+		sessions: make([]*session, opt.PoolSize), quit: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for i := range s.sessions {
+		s.sessions[i] = &session{svc: s, slot: i}
+		s.sessions[i].InitCore()
+	}
+	if err := e.addService(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// service is one ServiceCoordinator and the gnet.EventHandler of its gnet engine or client.
+type service struct {
+	gnetv2.BuiltinEventEngine
+
+	eng      *Engine
+	opt      models.ServiceOptions
+	h        models.Handler
+	addr     net.Addr
+	pool     *models.SessionPool
+	sessions []*session
+	counters models.Counters
+	ctx      context.Context
+	cancel   context.CancelFunc
+	quit     chan struct{}
+	ready    atomic.Bool // Listen/Connect finished setting the service up
+	closing  atomic.Bool
+	closeMu  sync.Mutex
+	closed   bool
+	// goroutines counts the adapter's own goroutines (dialers, redialers, side writers);
+	// Close waits for it to reach 0 together with the pool's live count.
+	goroutines atomic.Int64
+
+	// SERVER: the gnet engine, delivered by OnBoot, and the end of gnet.Run.
+	booted  chan gnetv2.Engine
+	geng    gnetv2.Engine
+	runDone chan struct{}
+	// CLIENT: the gnet client.
+	cli *gnetv2.Client
+}
+
+var _ models.Service = (*service)(nil)
+var _ gnetv2.EventHandler = (*service)(nil)
+
+func (s *service) Type() models.ServiceType   { return s.opt.Type }
+func (s *service) Addr() net.Addr             { return s.addr }
+func (s *service) Stats() models.ServiceStats { return s.counters.Snapshot(s.pool.Live()) }
+
+// Close stops accepting/dialling, kicks every session with KickShutdown, waits for every
+// OnDisconnect and adapter goroutine, then stops gnet and waits for its loops.
+func (s *service) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.closing.Store(true)
+	close(s.quit)
+	s.cancel()
+	for {
+		for _, slot := range s.pool.Alive() {
+			if ss := s.sessions[slot]; ss.Refs() > 0 {
+				ss.Kick(models.KickShutdown)
+			}
+		}
+		if s.pool.Live() == 0 && s.goroutines.Load() == 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var err error
+	switch {
+	case s.cli != nil:
+		err = s.cli.Stop()
+	case s.runDone != nil:
+		if s.geng != (gnetv2.Engine{}) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // Stop signals the loops at once; waiting is done on runDone below
+			if e := s.geng.Stop(ctx); e != nil && !errors.Is(e, context.Canceled) {
+				err = e
+			}
+		}
+		<-s.runDone
+	}
+	s.eng.removeService(s)
+	return models.WrapOp(Name, "stop", err)
+}
+
+// OnBoot hands the gnet engine to Listen.
+func (s *service) OnBoot(eng gnetv2.Engine) gnetv2.Action {
+	if s.booted != nil {
+		s.booted <- eng
+	}
+	return gnetv2.None
+}
+
+// OnOpen takes a pooled session for the new connection (or refuses it) and runs OnConnect.
+func (s *service) OnOpen(c gnetv2.Conn) ([]byte, gnetv2.Action) {
+	tok, _ := c.Context().(*dialToken)
+	if s.closing.Load() || !s.ready.Load() {
+		return nil, gnetv2.Close
+	}
+	slot, ok := s.pool.Acquire()
+	if !ok {
+		s.counters.Refused()
+		return nil, gnetv2.Close
+	}
+	if s.opt.Type == models.ServiceServer {
+		s.counters.Accepted()
+	} else {
+		s.counters.Connected()
+	}
+	if tok != nil {
+		tok.ok = true
+	}
+	ss := s.sessions[slot]
+	local := c.LocalAddr()
+	if s.opt.Type == models.ServiceServer {
+		local = s.addr // gnet reports the listener's configured address
+	}
+	ss.open(c, local, s.eng.cfg)
+	c.SetContext(ss)
+	ss.inLoop.Store(true)
+	s.h.OnConnect(ss)
+	return nil, ss.endCallbacks(c)
+}
+
+// OnTraffic delivers what gnet read (if anything: Conn.Wake calls it with nothing read) and
+// runs the session's pending flush.
+func (s *service) OnTraffic(c gnetv2.Conn) gnetv2.Action {
+	ss, _ := c.Context().(*session)
+	if ss == nil {
+		return gnetv2.Close
+	}
+	if ss.Kicked() {
+		return ss.closeAction(c)
+	}
+	ss.inLoop.Store(true)
+	if buf, _ := c.Next(-1); len(buf) > 0 {
+		s.counters.Read(len(buf))
+		ss.deliver(buf)
+	}
+	return ss.endCallbacks(c)
+}
+
+// OnClose ends the session's connection: it records why (EOF, error, shutdown) and, after a
+// peer half-close with sends still queued, hands the fd's dup to the side writer to drain.
+func (s *service) OnClose(c gnetv2.Conn, err error) gnetv2.Action {
+	ss, _ := c.Context().(*session)
+	if ss == nil {
+		return gnetv2.None
+	}
+	c.SetContext(nil)
+	ss.connOpen.Store(false)
+	if !ss.Kicked() {
+		switch {
+		case errors.Is(err, io.EOF):
+			if !ss.sq.Idle() && ss.drainAfterEOF(c) {
+				break // the side writer ends the session with KickRecv0 once drained
+			}
+			ss.end(models.KickRecv0)
+		case err == nil:
+			if s.closing.Load() {
+				ss.end(models.KickShutdown)
+			} else {
+				ss.end(models.KickIOError)
+			}
+		default:
+			var se *os.SyscallError
+			if errors.As(err, &se) && (se.Syscall == "write" || se.Syscall == "writev") {
+				ss.end(models.KickSendError)
+			} else {
+				ss.end(models.KickRecvError)
+			}
+		}
+	}
+	if ss.ReleaseRef() == 0 {
+		ss.finalize()
+	}
+	return gnetv2.None
+}
+
+// dialToken lets OnOpen tell a dialler whether its connection got a session.
+type dialToken struct{ ok bool }
+
+func (s *service) dial() error {
+	var d net.Dialer
+	c, err := d.DialContext(s.ctx, "tcp", s.addr.String())
+	if err != nil {
+		s.counters.ConnectFailed()
+		return err
+	}
+	tok := &dialToken{}
+	if _, err := s.cli.EnrollContext(c, tok); err != nil { // EnrollContext closes c
+		s.counters.ConnectFailed()
+		return err
+	}
+	if !tok.ok {
+		if s.closing.Load() {
+			return models.ErrClosed
+		}
+		return models.ErrPoolExhausted
+	}
+	return nil
+}
+
+// redialLoop reconnects one auto-reconnect session slot until it succeeds or the service
+// closes. The caller has counted this goroutine in s.goroutines.
+func (s *service) redialLoop() {
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-time.After(s.opt.ReconnectDelay):
+		}
+		if s.closing.Load() {
+			return
+		}
+		if s.dial() == nil {
+			return
+		}
+	}
+}
+
+// session is one pooled connection.
+type session struct {
+	models.SessionCore
+	svc  *service
+	slot int
+
+	// Set by open on the session's loop before OnConnect; read-only until the next open.
+	conn   gnetv2.Conn
+	fd     int
+	maxIov int
+
+	rb models.RecvBuffer // partial frames only (see deliver)
+	sq models.SendQueue
+
+	// inLoop is true while the session's loop runs a callback of this session; needFlush is
+	// true when the writer role is pending (a Push returned start, or the side goroutine saw
+	// the socket writable) and the loop must run flush. See requestFlush.
+	inLoop    atomic.Bool
+	needFlush atomic.Bool
+	connOpen  atomic.Bool
+	parked    bool     // loop only: the writer waits for writability (side goroutine armed)
+	iov       [][]byte // loop only
+	side      atomic.Pointer[sideWriter]
+}
+
+var _ models.Session = (*session)(nil)
+
+func (ss *session) open(c gnetv2.Conn, local net.Addr, cfg models.Config) {
+	if ss.rb.Cap() != cfg.RecvBufferSize {
+		ss.rb.Init(make([]byte, cfg.RecvBufferSize))
+	}
+	ss.rb.Reset()
+	ss.sq.Reset(cfg.SendQueueLimit)
+	ss.conn = c
+	ss.fd = connFd(c)
+	ss.maxIov = cfg.MaxGather
+	ss.parked = false
+	ss.needFlush.Store(false)
+	ss.side.Store(nil)
+	ss.connOpen.Store(true)
+	ss.Open(local, c.RemoteAddr())
+}
+
+// Send implements models.Session.
+func (ss *session) Send(p []byte) error {
+	if ss.Kicked() {
+		return models.ErrClosed
+	}
+	start, err := ss.sq.Push(p)
+	if err != nil {
+		if errors.Is(err, models.ErrSendQueueFull) {
+			ss.Kick(models.KickSendQueueFull)
+		}
+		return err
+	}
+	ss.svc.counters.Sent()
+	if start {
+		ss.requestFlush()
+	}
+	return nil
+}
+
+// requestFlush hands the writer role to the session's loop. If the loop is inside a callback
+// of this session it sees needFlush when the callback returns (endCallbacks stores inLoop
+// false before it swaps needFlush, and this stores needFlush before it loads inLoop, so one of
+// the two sees the other); otherwise the loop is woken.
+func (ss *session) requestFlush() {
+	ss.needFlush.Store(true)
+	if !ss.inLoop.Load() {
+		ss.wake()
+	}
+}
+
+func (ss *session) wake() {
+	if ss.connOpen.Load() {
+		ss.conn.Wake(nil) // an error means the loop is gone: the session is ending anyway
+	}
+}
+
+// Kick implements models.Session.
+func (ss *session) Kick(r models.KickReason) {
+	if !ss.end(r) {
+		return
+	}
+	if !ss.inLoop.Load() {
+		ss.wake() // OnTraffic sees Kicked and closes on the loop
+	}
+}
+
+// end records r as the session's reason if none was, refuses further sends and stops the
+// side writer. It reports whether this call recorded the reason.
+func (ss *session) end(r models.KickReason) bool {
+	if !ss.MarkKicked(r) {
+		return false
+	}
+	ss.sq.Close()
+	if sw := ss.side.Load(); sw != nil {
+		sw.stop()
+	}
+	return true
+}
+
+// endCallbacks runs on the loop after the session's callbacks: it runs pending flushes and
+// closes a kicked session.
+func (ss *session) endCallbacks(c gnetv2.Conn) gnetv2.Action {
+	for {
+		ss.inLoop.Store(false)
+		if ss.Kicked() {
+			return ss.closeAction(c)
+		}
+		if !ss.needFlush.Swap(false) {
+			return gnetv2.None
+		}
+		ss.inLoop.Store(true)
+		ss.parked = false
+		ss.flush()
+	}
+}
+
+// closeAction closes a kicked session from its loop: abortively (SO_LINGER 0, queued data
+// dropped) unless the peer half-closed.
+func (ss *session) closeAction(c gnetv2.Conn) gnetv2.Action {
+	if ss.Reason() != models.KickRecv0 {
+		_ = c.SetLinger(0)
+	}
+	return gnetv2.Close
+}
+
+// flush writes the SendQueue from the loop, one gather write per turn, until it is empty, the
+// socket would block (then the side writer is armed) or the write fails.
+func (ss *session) flush() {
+	if ss.parked {
+		return
+	}
+	s := ss.svc
+	for {
+		bufs := ss.sq.Peek(ss.iov[:0], ss.maxIov)
+		ss.iov = bufs
+		if len(bufs) == 0 {
+			if !ss.sq.Advance(0) {
+				return
+			}
+			continue
+		}
+		total := 0
+		for _, b := range bufs {
+			total += len(b)
+		}
+		n, err, blocked := ss.writeLoop(bufs)
+		clear(ss.iov[:cap(ss.iov)])
+		if n > 0 {
+			s.counters.Wrote(n)
+			s.h.OnSend(ss, n)
+		}
+		more := ss.sq.Advance(n)
+		if err != nil {
+			ss.Kick(models.KickSendError)
+			return
+		}
+		if !more {
+			return
+		}
+		if blocked || n < total {
+			ss.park()
+			return
+		}
+	}
+}
+
+// deliver hands bytes gnet read to the app with the RecvBuffer's window and overflow rules.
+// Fast path (no partial frame pending): the window is gnet's loop buffer itself, truncated to
+// the RecvBuffer's size; only the unconsumed tail is copied into the RecvBuffer. Slow path (a
+// partial frame pending): new bytes are appended to the RecvBuffer and delivered from it.
+func (ss *session) deliver(data []byte) {
+	h, rb := ss.svc.h, &ss.rb
+	for len(data) > 0 && !ss.Kicked() {
+		if rb.Len() == 0 {
+			w := data[:min(len(data), rb.Cap())]
+			n := h.OnRecv(ss, w)
+			switch {
+			case n < 0 || n > len(w):
+				ss.Kick(models.KickPacketError)
+				return
+			case n == len(w):
+				data = data[n:]
+				continue
+			case n == 0 && len(w) == rb.Cap():
+				ss.Kick(models.KickRecvBufferOverFull)
+				return
+			}
+			rest := w[n:]
+			copy(rb.Free(), rest)
+			rb.Commit(len(rest))
+			data = data[len(w):]
+			continue
+		}
+		m := copy(rb.Free(), data)
+		rb.Commit(m)
+		data = data[m:]
+		if k := rb.Deliver(h, ss); k != models.KickNone {
+			ss.Kick(k)
+			return
+		}
+	}
+}
+
+// finalize runs once the connection and the side writer are done with the session: the last
+// callback (OnDisconnect), then the slot goes back to the pool.
+func (ss *session) finalize() {
+	s := ss.svc
+	r := ss.Reason()
+	if r == models.KickNone { // unreachable: every path records a reason first
+		r = models.KickUnknown
+	}
+	s.h.OnDisconnect(ss, r)
+	s.counters.Disconnected(r)
+	ss.sq.Release()
+	if s.opt.Type == models.ServiceClientAutoReconnect && !s.closing.Load() {
+		s.goroutines.Add(1)
+		go func() {
+			defer s.goroutines.Add(-1)
+			s.redialLoop()
+		}()
+	}
+	ss.Retire()
+	s.pool.Release(ss.slot)
+}
+
+// discardLogger keeps gnet's logging off the hot path (gnet logs stale events, errors and
+// boot lines through it).
+type discardLogger struct{}
+
+func (discardLogger) Debugf(string, ...any) {}
+func (discardLogger) Infof(string, ...any)  {}
+func (discardLogger) Warnf(string, ...any)  {}
+func (discardLogger) Errorf(string, ...any) {}
+func (discardLogger) Fatalf(string, ...any) {}

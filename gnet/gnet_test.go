@@ -1,0 +1,9 @@
+package gnet
+
+import (
+	"testing"
+
+	"github.com/iobench/iobench/models/modeltest"
+)
+
+func TestConformance(t *testing.T) { modeltest.Run(t, Name) }

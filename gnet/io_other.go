@@ -1,0 +1,244 @@
+//go:build !windows
+
+package gnet
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	gnetv2 "github.com/panjf2000/gnet/v2"
+	gnetio "github.com/panjf2000/gnet/v2/pkg/io"
+	"golang.org/x/sys/unix"
+
+	"github.com/iobench/iobench/models"
+)
+
+// platformNote is empty where gnet runs its own epoll/kqueue loops.
+const platformNote = ""
+
+func connFd(c gnetv2.Conn) int { return c.Fd() }
+
+// boundAddr reads the listener's bound address (gnet keeps the configured one, port 0
+// included) from a dup of its fd: getsockname(2).
+func boundAddr(eng gnetv2.Engine) (net.Addr, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, err
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
+	}
+	return nil, errors.New("listener is not TCP")
+}
+
+// writeLoop is one gather write from the loop straight from the SendQueue's chunks: writev(2)
+// on the connection's fd (https://man7.org/linux/man-pages/man2/writev.2.html). blocked
+// reports EAGAIN: the socket's send buffer is full.
+func (ss *session) writeLoop(bufs [][]byte) (n int, err error, blocked bool) {
+	for {
+		n, err = gnetio.Writev(ss.fd, bufs)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if n < 0 {
+		n = 0
+	}
+	if err == unix.EAGAIN {
+		return n, nil, true
+	}
+	return n, err, false
+}
+
+// park hands the wait for writability to the side writer; it wakes the loop (needFlush) when
+// the socket is writable again.
+func (ss *session) park() {
+	sw, err := ss.sideWriter()
+	if err != nil {
+		ss.Kick(models.KickSendError)
+		return
+	}
+	ss.parked = true
+	sw.signal()
+}
+
+// drainAfterEOF runs in OnClose after a peer half-close with sends still queued: the side
+// writer (given a dup of the fd before gnet closes its own) writes the queue out and then ends
+// the session with KickRecv0. It reports false if it could not start (the caller then ends
+// the session at once).
+func (ss *session) drainAfterEOF(gnetv2.Conn) bool {
+	sw, err := ss.sideWriter()
+	if err != nil {
+		return false
+	}
+	sw.mu.Lock()
+	sw.draining = true
+	sw.mu.Unlock()
+	sw.signal()
+	return true
+}
+
+// sideWriter owns a dup of the session's fd registered with the Go runtime poller. It waits
+// for writability while the loop's writer is parked, and after a peer half-close it writes
+// the SendQueue out itself (gnet has already closed its own fd then). It holds a reference on
+// the session, so OnDisconnect runs only after it exits.
+type sideWriter struct {
+	ss   *session
+	f    *os.File
+	rc   syscall.RawConn
+	arm  chan struct{}
+	quit chan struct{}
+	once sync.Once
+
+	mu       sync.Mutex
+	draining bool
+}
+
+// sideWriter returns the session's side writer, starting it on first use (on the loop, while
+// the fd is valid).
+func (ss *session) sideWriter() (*sideWriter, error) {
+	if sw := ss.side.Load(); sw != nil {
+		return sw, nil
+	}
+	fd, err := ss.conn.Dup() // F_DUPFD_CLOEXEC
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "gnet-side") // non-blocking: registered with the runtime poller
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	sw := &sideWriter{ss: ss, f: f, rc: rc, arm: make(chan struct{}, 1), quit: make(chan struct{})}
+	ss.AddRef()
+	ss.svc.goroutines.Add(1)
+	ss.side.Store(sw)
+	go sw.run()
+	if ss.Kicked() { // a Kick that ran before Store did not see sw
+		sw.stop()
+	}
+	return sw, nil
+}
+
+func (sw *sideWriter) signal() {
+	select {
+	case sw.arm <- struct{}{}:
+	default:
+	}
+}
+
+// stop makes run return: it closes quit and fails a pending wait or write at once.
+func (sw *sideWriter) stop() {
+	sw.once.Do(func() {
+		close(sw.quit)
+		sw.f.SetWriteDeadline(time.Unix(1, 0))
+	})
+}
+
+func (sw *sideWriter) isDraining() bool {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.draining
+}
+
+func (sw *sideWriter) run() {
+	ss := sw.ss
+	s := ss.svc
+	defer func() {
+		if r := ss.Reason(); r != models.KickRecv0 {
+			sw.rc.Control(func(fd uintptr) {
+				unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+			})
+		}
+		sw.f.Close()
+		if ss.ReleaseRef() == 0 {
+			ss.finalize()
+		}
+		s.goroutines.Add(-1)
+	}()
+	for {
+		select {
+		case <-sw.quit:
+			return
+		case <-sw.arm:
+		}
+		if sw.isDraining() {
+			sw.drain()
+			return
+		}
+		// Wait until the socket is writable: the first call only arms the wait.
+		armed := false
+		err := sw.rc.Write(func(uintptr) bool {
+			if !armed {
+				armed = true
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return // stopped (deadline) or closed
+		}
+		if sw.isDraining() {
+			sw.drain()
+			return
+		}
+		ss.needFlush.Store(true)
+		if !ss.inLoop.Load() {
+			ss.wake()
+		}
+	}
+}
+
+// drain writes the SendQueue out after a peer half-close, then ends the session with
+// KickRecv0 (unless another kick came first).
+func (sw *sideWriter) drain() {
+	ss := sw.ss
+	s := ss.svc
+	var iov [][]byte
+	for {
+		bufs := ss.sq.Peek(iov[:0], ss.maxIov)
+		iov = bufs
+		if len(bufs) == 0 {
+			if !ss.sq.Advance(0) {
+				break
+			}
+			continue
+		}
+		var n int
+		var werr error
+		err := sw.rc.Write(func(fd uintptr) bool {
+			n, werr = gnetio.Writev(int(fd), bufs)
+			return werr != unix.EAGAIN && werr != unix.EINTR
+		})
+		clear(iov[:cap(iov)])
+		if n < 0 {
+			n = 0
+		}
+		if n > 0 {
+			s.counters.Wrote(n)
+			s.h.OnSend(ss, n)
+		}
+		more := ss.sq.Advance(n)
+		if err != nil || werr != nil {
+			ss.end(models.KickSendError)
+			return
+		}
+		if !more {
+			break
+		}
+	}
+	ss.end(models.KickRecv0)
+}
