@@ -137,8 +137,10 @@ func (e *Engine) Post(job func()) error {
 		return models.ErrClosed
 	}
 	e.jobs = append(e.jobs, job)
+	// Wake loop 0 under jobMu: Close marks jobsClosed under it too, so the port is still open.
+	err := windows.PostQueuedCompletionStatus(e.loops[0].port, 0, keyJob, nil)
 	e.jobMu.Unlock()
-	return models.WrapOp(Name, "PostQueuedCompletionStatus", windows.PostQueuedCompletionStatus(e.loops[0].port, 0, keyJob, nil))
+	return models.WrapOp(Name, "PostQueuedCompletionStatus", err)
 }
 
 // runJob runs the oldest queued job: one wake-up per Post, so FIFO order holds.
@@ -205,6 +207,7 @@ func (e *Engine) stopLoops() error {
 	return first
 }
 
+// addService gives s its index; publish makes it reachable from completions once built.
 func (e *Engine) addService(s *service) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -217,9 +220,10 @@ func (e *Engine) addService(s *service) error {
 	s.idx = e.nsvc
 	e.nsvc++
 	e.services[s] = struct{}{}
-	e.svcs[s.idx].Store(s)
 	return nil
 }
+
+func (e *Engine) publish(s *service) { e.svcs[s.idx].Store(s) }
 
 func (e *Engine) removeService(s *service) {
 	e.mu.Lock()

@@ -31,6 +31,7 @@ type service struct {
 	// ops holds the OVERLAPPEDs of AcceptEx (acceptOps of them) or ConnectEx (one per slot)
 	// in VirtualAlloc'd memory, found back by address arithmetic.
 	ops        []byte
+	acceptMu   sync.Mutex // acceptSock: written by Listen's goroutine, then by the listener's loop
 	acceptSock [acceptOps]windows.Handle
 
 	closing atomic.Bool
@@ -70,6 +71,7 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, nops in
 		ss.InitCore()
 		s.sessions[i] = ss
 	}
+	s.e.publish(s)
 	return s, nil
 }
 
@@ -143,6 +145,8 @@ func (s *service) postAccept(i int) error {
 	if err != nil {
 		return models.WrapOp(Name, "WSASocket", err)
 	}
+	s.acceptMu.Lock()
+	defer s.acceptMu.Unlock()
 	s.acceptSock[i] = as
 	ov := s.op(i)
 	*ov = windows.Overlapped{}
@@ -160,8 +164,10 @@ func (s *service) postAccept(i int) error {
 // acceptDone runs on the listener's loop.
 func (s *service) acceptDone(ov *windows.Overlapped, err error) {
 	i := s.opIndex(ov)
-	as := s.acceptSock[i]
+	s.acceptMu.Lock()
+	as, ln := s.acceptSock[i], s.ln
 	s.acceptSock[i] = windows.InvalidHandle
+	s.acceptMu.Unlock()
 	if err != nil || s.closing.Load() {
 		windows.Closesocket(as)
 		if s.closing.Load() {
@@ -171,7 +177,6 @@ func (s *service) acceptDone(ov *windows.Overlapped, err error) {
 		s.rearm(i) // the peer gave up before the accept completed
 		return
 	}
-	ln := s.ln
 	if err := windows.Setsockopt(as, windows.SOL_SOCKET, windows.SO_UPDATE_ACCEPT_CONTEXT,
 		(*byte)(unsafe.Pointer(&ln)), int32(unsafe.Sizeof(ln))); err != nil {
 		windows.Closesocket(as)

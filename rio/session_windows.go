@@ -33,10 +33,13 @@ type session struct {
 	rq         uintptr
 	closed     bool // kicked: no more requests
 	connecting bool // ConnectEx pending
-	deferred   int  // requests issued with RIO_MSG_DEFER and not yet committed
-	recvPosted bool
-	ring       *sendRing
-	iov        [][]byte
+	// Requests issued with RIO_MSG_DEFER and not yet committed, per direction: RIOSend and
+	// RIOReceive each have their own RIO_MSG_COMMIT_ONLY, so each direction is committed with
+	// its own call.
+	deferredSend, deferredRecv int
+	recvPosted                 bool
+	ring                       *sendRing
+	iov                        [][]byte
 
 	sl       slice
 	hasSlice bool
@@ -76,7 +79,7 @@ func (ss *session) open() error {
 	ss.mu.Lock()
 	ss.rq = rq
 	ss.closed = false
-	ss.deferred = 0
+	ss.deferredSend, ss.deferredRecv = 0, 0
 	ss.recvPosted = false
 	ss.ring.reset()
 	ss.mu.Unlock()
@@ -140,12 +143,13 @@ func (ss *session) cancelConnect() {
 	ss.mu.Unlock()
 }
 
-// noteFlags keeps the deferred count after a request was issued with flags.
-func (ss *session) noteFlags(flags uint32) {
+// noteDeferred keeps a direction's deferred count after a request was issued with flags: a
+// request without RIO_MSG_DEFER commits the earlier deferred ones of its direction.
+func noteDeferred(count *int, flags uint32) {
 	if flags&rioMsgDefer != 0 {
-		ss.deferred++
+		*count++
 	} else {
-		ss.deferred = 0 // a request without RIO_MSG_DEFER commits the earlier deferred ones
+		*count = 0
 	}
 }
 
@@ -164,7 +168,7 @@ func (ss *session) postRecv() {
 		return
 	}
 	b := ss.sl.recvBuf(free)
-	flags := ss.lp.batch.decide(ss.key, ss.deferred)
+	flags := ss.lp.batch.decide(ss.key, ss.deferredSend+ss.deferredRecv)
 	ss.AddRef()
 	if err := rioReceive(ss.rq, &b, flags, ctxRecv); err != nil {
 		ss.ReleaseRef() // the caller's reference keeps the count above 0
@@ -172,7 +176,7 @@ func (ss *session) postRecv() {
 		ss.Kick(models.KickRecvError)
 		return
 	}
-	ss.noteFlags(flags)
+	noteDeferred(&ss.deferredRecv, flags)
 	ss.recvPosted = true
 	ss.mu.Unlock()
 }
@@ -268,17 +272,19 @@ func (ss *session) pump() {
 }
 
 // postSend issues RIOSend for the first n bytes of part; ss.mu held, not closed (so the
-// connection's reference keeps the count above 0 if it fails).
+// connection's reference keeps the count above 0 if it fails). A send the RQ refuses as full
+// (WSAENOBUFS) goes back to the front of the overflow queue while another send is
+// outstanding, whose completion posts it; any other failure is the session's end.
 func (ss *session) postSend(part, n int) bool {
 	b := ss.sl.sendBuf(&ss.svc.e.lay, part, n)
-	flags := ss.lp.batch.decide(ss.key, ss.deferred)
+	flags := ss.lp.batch.decide(ss.key, ss.deferredSend+ss.deferredRecv)
 	ss.AddRef()
 	if err := rioSend(ss.rq, &b, flags, ctxSend0+uint64(part)); err != nil {
 		ss.ring.failed(part)
 		ss.ReleaseRef()
-		return false
+		return err == errWSAENOBUFS && ss.ring.outstanding() > 0
 	}
-	ss.noteFlags(flags)
+	noteDeferred(&ss.deferredSend, flags)
 	return true
 }
 
@@ -328,12 +334,20 @@ func (ss *session) finishDrain() {
 // commit submits the requests this session's RQ holds deferred (end of a loop batch).
 func (ss *session) commit() {
 	ss.mu.Lock()
-	if ss.deferred > 0 && !ss.closed {
-		if err := rioCommit(ss.rq); err == nil {
-			ss.deferred = 0
-		}
+	if !ss.closed {
+		ss.commitLocked()
 	}
 	ss.mu.Unlock()
+}
+
+// commitLocked commits each direction's deferred requests; ss.mu held.
+func (ss *session) commitLocked() {
+	if ss.deferredRecv > 0 && rioCommitRecv(ss.rq) == nil {
+		ss.deferredRecv = 0
+	}
+	if ss.deferredSend > 0 && rioCommit(ss.rq) == nil {
+		ss.deferredSend = 0
+	}
 }
 
 // Kick implements models.Session. The first kick closes the socket: abortively (SO_LINGER 0,
@@ -348,10 +362,8 @@ func (ss *session) Kick(r models.KickReason) {
 	ss.closed = true
 	ss.sq.Close()
 	ss.ring.dropOverflow()
-	if ss.deferred > 0 { // deferred requests must reach the kernel to complete at all
-		rioCommit(ss.rq)
-		ss.deferred = 0
-	}
+	ss.commitLocked() // deferred requests must reach the kernel to complete at all
+
 	if ss.sock != windows.InvalidHandle {
 		if r != models.KickRecv0 {
 			windows.SetsockoptLinger(ss.sock, windows.SOL_SOCKET, windows.SO_LINGER, &windows.Linger{Onoff: 1, Linger: 0})

@@ -177,6 +177,16 @@ func rioCommit(rq uintptr) error {
 	return nil
 }
 
+// rioCommitRecv submits the receives deferred on rq: RIOReceive with RIO_MSG_COMMIT_ONLY
+// alone, pData and RequestContext NULL, DataBufferCount 0.
+func rioCommitRecv(rq uintptr) error {
+	r, _, e := syscall.SyscallN(rioFuncs.t.RIOReceive, rq, 0, 0, uintptr(commitFlags), 0)
+	if uint32(r) == 0 {
+		return errnoErr(e)
+	}
+	return nil
+}
+
 // rioDequeueCompletion: ULONG RIODequeueCompletion(RIO_CQ, PRIORESULT Array, ULONG ArraySize);
 // the count, or RIO_CORRUPT_CQ (see checkDequeue).
 func rioDequeueCompletion(cq uintptr, res []rioResult) uint32 {
