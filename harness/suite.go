@@ -1,0 +1,80 @@
+package harness
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/iobench/iobench/proto"
+	"github.com/iobench/iobench/results"
+)
+
+// Workload is one named, parameterised scenario configuration of a suite.
+type Workload struct {
+	Scenario string     // results.Scenario*
+	App      string     // `serve --proto`: echo, framed, sockperf, broadcast
+	Proto    proto.Name // wire protocol of the load generator
+	Conns    int
+	Size     int
+	Depth    int     // closed loop
+	Rate     float64 // open loop (0 = closed)
+	Room     int     // broadcast room size
+	Idle     int     // idle connections (of Conns), heartbeat every second
+	Warmup   time.Duration
+	Duration time.Duration
+	Reps     int // repetitions (0 = the run's --reps)
+	// SLO is the sweep's p99 objective; StartRate its first offered rate.
+	SLO       time.Duration
+	StartRate float64
+}
+
+// Mode is closed or open.
+func (w Workload) Mode() string {
+	if w.Rate > 0 || w.Scenario == results.ScenarioSweep {
+		return results.ModeOpen
+	}
+	return results.ModeClosed
+}
+
+// Name is a short label for progress lines.
+func (w Workload) Name() string {
+	s := fmt.Sprintf("%s conns=%d size=%d", w.Scenario, w.Conns, w.Size)
+	if w.Depth > 0 {
+		s += fmt.Sprintf(" depth=%d", w.Depth)
+	}
+	if w.Rate > 0 {
+		s += fmt.Sprintf(" rate=%g", w.Rate)
+	}
+	return s
+}
+
+// Suites. The quick suite is what `iobench run` does with no arguments: about 3 minutes for
+// five backends on 2 cores. Its time per backend: pingpong and pipelined 3 × (0.5 s warm-up
+// + 2 s), broadcast, idle and churn 3 × (0.3 s + 1 s), plus server start/stop and drain
+// (~0.2 s per repetition): ≈ 33 s per backend.
+//
+// The full suite measures everything, with 5 repetitions of 5 s.
+var Suites = map[string][]Workload{
+	"quick": {
+		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second},
+		{Scenario: results.ScenarioPipelined, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 8, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second},
+		{Scenario: results.ScenarioBroadcast, App: "broadcast", Proto: proto.Framed, Conns: 64, Size: 64, Depth: 1, Room: 8, Warmup: 300 * time.Millisecond, Duration: time.Second},
+		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 1000, Idle: 990, Size: 64, Depth: 1, Warmup: 300 * time.Millisecond, Duration: time.Second},
+		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 10, Size: 64, Warmup: 300 * time.Millisecond, Duration: time.Second},
+	},
+	"full": {
+		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Warmup: time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioPingPong, App: "framed", Proto: proto.Framed, Conns: 100, Size: 64, Depth: 1, Warmup: time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Rate: 50000, Warmup: time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioPipelined, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 8, Warmup: time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioPipelined, App: "echo", Proto: proto.Echo, Conns: 1000, Size: 64, Depth: 4, Warmup: time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioBroadcast, App: "broadcast", Proto: proto.Framed, Conns: 256, Size: 64, Depth: 1, Room: 16, Warmup: time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 10000, Idle: 9900, Size: 64, Depth: 1, Warmup: 2 * time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 50, Size: 64, Warmup: time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioBulk, App: "echo", Proto: proto.Echo, Conns: 8, Size: 64 << 10, Depth: 2, Warmup: time.Second, Duration: 5 * time.Second},
+		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 200, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
+		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, StartRate: 10000, SLO: time.Millisecond, Warmup: 300 * time.Millisecond, Duration: time.Second, Reps: 1},
+	},
+}
+
+// SuiteReps is the default number of repetitions per suite.
+var SuiteReps = map[string]int{"quick": 3, "full": 5}
