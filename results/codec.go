@@ -187,3 +187,10 @@ func ReadPath(path string) ([]LoadedRun, []error) {
 	}
 	return []LoadedRun{{Path: path, Dir: filepath.Dir(path), Run: run}}, nil
 }
+
+func joinRel(dir, rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(dir, filepath.FromSlash(rel))
+}

@@ -256,10 +256,15 @@ type Key struct {
 	Rate                  float64
 }
 
-// Key returns the workload identity of r.
+// Key returns the workload identity of r. A sweep's Rate (its highest offered rate) is not
+// part of its identity: sweeps of different backends compare whatever range they covered.
 func (r *Result) Key() Key {
-	return Key{Scenario: r.Scenario, Proto: r.Proto, Mode: r.Mode, Conns: r.Conns, Size: r.Size,
+	k := Key{Scenario: r.Scenario, Proto: r.Proto, Mode: r.Mode, Conns: r.Conns, Size: r.Size,
 		Depth: r.Depth, Rate: r.Rate}
+	if r.Scenario == ScenarioSweep {
+		k.Rate = 0
+	}
+	return k
 }
 
 // String renders the workload as "pingpong echo conns=100 size=64 depth=1 closed".
@@ -379,4 +384,17 @@ func walkFloats(v reflect.Value, path string, f func(string, float64)) {
 			walkFloats(v.Field(i), p, f)
 		}
 	}
+}
+
+// GCNote summarises the Go GC activity of the server ("12 GCs, 3.2ms pause") or "" when the
+// backend did no GC or it was not measured.
+func (r *Result) GCNote() string {
+	if r.Server == nil || r.Server.GCCycles == nil || *r.Server.GCCycles == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%.0f GCs", *r.Server.GCCycles)
+	if r.Server.GCPauseNs != nil {
+		s += fmt.Sprintf(", %.1fms pause", *r.Server.GCPauseNs/1e6)
+	}
+	return s
 }

@@ -1,0 +1,159 @@
+package plots
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/iobench/iobench/internal/cli"
+	"github.com/iobench/iobench/results/resultstest"
+)
+
+func writeFixtureReport(t testing.TB) (out, html string) {
+	t.Helper()
+	out = t.TempDir()
+	html, err := WriteReport(out, fixtureDirs[resultstest.Linux], fixtureDirs[resultstest.Windows])
+	if err != nil {
+		t.Fatalf("WriteReport: %v", err)
+	}
+	return out, html
+}
+
+// TestReportReferencesEveryPlot: every PNG/SVG written is referenced by the HTML (embedded
+// and linked) and by the Markdown, and every reference exists.
+func TestReportReferencesEveryPlot(t *testing.T) {
+	out, htmlPath := writeFixtureReport(t)
+	html, err := os.ReadFile(htmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, MarkdownName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*.png"))
+	svgs, _ := filepath.Glob(filepath.Join(out, "*.svg"))
+	if len(files) < 10 || len(files) != len(svgs) {
+		t.Fatalf("%d PNGs, %d SVGs", len(files), len(svgs))
+	}
+	embedded := regexp.MustCompile(`<img src="data:image/png;base64,[A-Za-z0-9+/=]+" alt="[^"]*" data-plot="([^"]+)"`).FindAllSubmatch(html, -1)
+	seen := map[string]bool{}
+	for _, m := range embedded {
+		seen[string(m[1])] = true
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".png")
+		if !seen[name] {
+			t.Errorf("plot %s not embedded in the HTML", name)
+		}
+		for _, ext := range []string{".png", ".svg"} {
+			if !strings.Contains(string(html), `href="`+name+ext+`"`) {
+				t.Errorf("HTML does not link %s%s", name, ext)
+			}
+			if !strings.Contains(string(md), "("+name+ext+")") {
+				t.Errorf("Markdown does not reference %s%s", name, ext)
+			}
+		}
+	}
+	if len(seen) != len(files) {
+		t.Errorf("HTML embeds %d plots, %d written", len(seen), len(files))
+	}
+	for _, kind := range []string{"throughput-", "latency-spectrum-", "latency-timeline-", "efficiency-", "rss-per-conn-", "sweep-"} {
+		found := false
+		for name := range seen {
+			found = found || strings.HasPrefix(name, kind)
+		}
+		if !found {
+			t.Errorf("no %s plot", kind)
+		}
+	}
+}
+
+// TestReportContent checks the honesty rules are visible in the report.
+func TestReportContent(t *testing.T) {
+	out, htmlPath := writeFixtureReport(t)
+	html, _ := os.ReadFile(htmlPath)
+	md, _ := os.ReadFile(filepath.Join(out, MarkdownName))
+	for _, doc := range []struct {
+		name string
+		text string
+	}{{"html", string(html)}, {"md", string(md)}} {
+		for _, want := range []string{
+			"bench-linux (linux)", "bench-win (windows, wine)", // labelled by host and OS
+			"client-bound",                   // client-bound throughput labelled
+			"skipped",                        // rio listed
+			"WSAEOPNOTSUPP",                  // with its reason
+			"gnet on Windows is a development mode over Go net",
+			"n/a",                            // unmeasured syscalls under Wine
+			"significant (Mann–Whitney U p=", // 5 vs 5 Linux pingpong reaches significance
+			"no significant difference",      // 3 vs 3 cannot
+			"SYNTHETIC",
+			"max rate meeting the p99 SLO",
+		} {
+			if !strings.Contains(doc.text, want) {
+				t.Errorf("%s lacks %q", doc.name, want)
+			}
+		}
+	}
+	// Machines never pooled: netstd appears under both hosts in the pingpong section, as two rows.
+	if strings.Count(string(md), "| netstd |") < 2 {
+		t.Error("netstd of both hosts not shown separately")
+	}
+}
+
+func TestReportBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	empty := filepath.Join(dir, "empty")
+	os.MkdirAll(empty, 0o755)
+	future := write("future/run.json", `{"schema_version":"iobench/results/v7","results":[]}`)
+	nan := write("nan/run.json", `{"schema_version":"iobench/results/v1","results":[{"backend":"epoll","scenario":"pingpong","mode":"closed","msgs_per_sec":NaN}]}`)
+
+	cases := []struct {
+		name   string
+		inputs []string
+		naming []string
+		html   bool
+	}{
+		{"empty folder", []string{fixtureDirs[resultstest.Linux], empty}, []string{empty}, true},
+		{"unknown version", []string{future, fixtureDirs[resultstest.Linux]}, []string{future, "unknown schema version"}, true},
+		{"NaN", []string{fixtureDirs[resultstest.Windows], filepath.Dir(nan)}, []string{nan, "NaN"}, true},
+		{"nothing good", []string{empty, future}, []string{empty, future}, false},
+		{"missing path", []string{filepath.Join(dir, "nope")}, []string{"nope"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := t.TempDir()
+			html, err := WriteReport(out, c.inputs...)
+			if cli.Code(err) != cli.ExitUsage {
+				t.Fatalf("err = %v (code %d), want a usage error", err, cli.Code(err))
+			}
+			for _, n := range c.naming {
+				if !strings.Contains(err.Error(), n) {
+					t.Errorf("error does not name %q: %v", n, err)
+				}
+			}
+			if (html != "") != c.html {
+				t.Fatalf("html = %q, want rendered %v", html, c.html)
+			}
+			if c.html {
+				body, _ := os.ReadFile(html)
+				if !strings.Contains(string(body), "Bad input") || !strings.Contains(string(body), c.naming[0]) {
+					t.Error("report does not list the bad input")
+				}
+				if pngs, _ := filepath.Glob(filepath.Join(out, "throughput-*.png")); len(pngs) == 0 {
+					t.Error("good input not rendered")
+				}
+			}
+		})
+	}
+}
