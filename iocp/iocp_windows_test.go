@@ -53,6 +53,7 @@ func TestKeyRoundTrip(t *testing.T) {
 // TestEcho echoes over real sockets: a net.Conn peer against the iocp server, and an iocp
 // client against the same server.
 func TestEcho(t *testing.T) {
+	t.Logf("FILE_SKIP_COMPLETION_PORT_ON_SUCCESS usable: %v", skipOnSuccess())
 	for _, tc := range []struct {
 		name  string
 		size  int
@@ -101,5 +102,44 @@ func TestEcho(t *testing.T) {
 				t.Errorf("stats %+v", st)
 			}
 		})
+	}
+}
+
+// TestAcceptBacklog dials more connections at once than there are AcceptEx calls outstanding:
+// re-posting must drain the backlog, and every connection must echo.
+func TestAcceptBacklog(t *testing.T) {
+	const n = 4 * numAccepts
+	eng := openEngine(t, models.Config{Loops: 2, PoolSize: n})
+	svc, err := eng.Listen("127.0.0.1:0", echo(), models.ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", svc.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	t0 := time.Now()
+	for svc.Stats().Accepted < n {
+		if time.Since(t0) > 20*time.Second {
+			t.Fatalf("accepted %d of %d after 20s", svc.Stats().Accepted, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("all %d accepted %v after the last dial returned", n, time.Since(t0))
+	for i, c := range conns {
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		msg := []byte{byte(i), 1, 2, 3}
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("conn %d: %q, %v", i, got, err)
+		}
 	}
 }

@@ -123,7 +123,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	}
 	if ok == 0 && opt.Type == models.ServiceClient {
 		s.Close()
-		return nil, models.WrapOp(Name, "ConnectEx", firstErr)
+		return nil, firstErr // already an *models.OpError
 	}
 	return s, nil
 }
