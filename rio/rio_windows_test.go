@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/iobench/iobench/models"
+	"github.com/iobench/iobench/models/modeltest"
 )
 
 // TestProbe logs Available's answer. Under Wine (ntdll exports wine_get_version) RIO is
@@ -35,5 +36,26 @@ func TestProbe(t *testing.T) {
 	}
 	if _, nerr := New(models.Config{}); nerr != err {
 		t.Fatalf("New = %v, want Available's error %v", nerr, err)
+	}
+}
+
+// TestConformanceEmulated runs the contract suite against the engine over the software RIO of
+// emu_windows_test.go, so everything but the kernel's RIO itself (accept/connect, loops,
+// region, request accounting, batching, close) is exercised end to end wherever Windows
+// sockets run, Wine included; the emulator fails the test on any breach of RIO's documented
+// caller contract.
+func TestConformanceEmulated(t *testing.T) {
+	restore := installEmu()
+	defer restore()
+	modeltest.Run(t, Name)
+	violations, calls := emuReport()
+	t.Logf("emulated RIO calls: %v", calls)
+	for _, v := range violations {
+		t.Errorf("RIO contract breach: %s", v)
+	}
+	for _, c := range []string{"RIOCreateRequestQueue", "RIOReceive", "RIOSend", "RIODequeueCompletion", "RIONotify", "RIORegisterBuffer", "closesocket(RQ)"} {
+		if calls[c] == 0 {
+			t.Errorf("the suite never made %s", c)
+		}
 	}
 }

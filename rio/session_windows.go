@@ -368,7 +368,7 @@ func (ss *session) Kick(r models.KickReason) {
 		if r != models.KickRecv0 {
 			windows.SetsockoptLinger(ss.sock, windows.SOL_SOCKET, windows.SO_LINGER, &windows.Linger{Onoff: 1, Linger: 0})
 		}
-		windows.Closesocket(ss.sock)
+		closeSocket(ss.sock)
 		ss.sock = windows.InvalidHandle
 	}
 	ss.mu.Unlock()

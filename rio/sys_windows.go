@@ -111,6 +111,11 @@ func probe() error {
 	return nil
 }
 
+// closeSocket closes a socket that has a request queue; its RQ goes with it and its
+// outstanding requests complete with an error. A variable so the test emulator of RIO can see
+// the RQ die.
+var closeSocket = windows.Closesocket
+
 // newSocket creates an overlapped socket usable with RIO (WSA_FLAG_REGISTERED_IO), AcceptEx
 // and ConnectEx. https://learn.microsoft.com/windows/win32/api/winsock2/nf-winsock2-wsasocketw
 func newSocket(family int) (windows.Handle, error) {
