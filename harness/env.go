@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -45,16 +46,10 @@ func kernelVersion() string {
 	return kernelVersionOS()
 }
 
-// commit is the iobench commit: `git rev-parse HEAD` of the working tree when run from a
-// clone (with "-dirty" if it has changes), else the vcs stamp of the build.
+// commit is the iobench commit: the vcs stamp of the build (debug.ReadBuildInfo), else
+// `git rev-parse HEAD` when the working directory is an iobench clone, with "-dirty" when the
+// tree had changes; "unknown" otherwise.
 func commit() string {
-	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
-		c := strings.TrimSpace(string(out))
-		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
-			c += "-dirty"
-		}
-		return c
-	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var rev, mod string
 		for _, s := range bi.Settings {
@@ -71,7 +66,22 @@ func commit() string {
 			}
 			return rev
 		}
-		return bi.Main.Version
 	}
-	return "unknown"
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "unknown"
+	}
+	gomod, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(top)), "go.mod"))
+	if err != nil || !strings.Contains(string(gomod), "module github.com/iobench/iobench") {
+		return "unknown"
+	}
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		c += "-dirty"
+	}
+	return c
 }

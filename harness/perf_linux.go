@@ -113,7 +113,7 @@ func (c *syscallCounter) command(cmd string) error {
 	done := make(chan error, 1)
 	go func() {
 		line, err := c.ackR.ReadString('\n')
-		if err == nil && strings.TrimSpace(line) != "ack" {
+		if err == nil && strings.Trim(line, "\x00 \r\n") != "ack" {
 			err = fmt.Errorf("perf answered %q", line)
 		}
 		done <- err

@@ -586,6 +586,9 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 	}
 	switch w.Scenario {
 	case results.ScenarioChurn:
+		if f.Server != nil {
+			f.Server.RSSBytesPerConn = nil // connections come and go: no per-connection figure
+		}
 		notes = append(notes, "msgs/s = connections per second (connect, one exchange, close); latency = connect to reply")
 	case results.ScenarioIdle:
 		notes = append(notes, fmt.Sprintf("%d idle connections (heartbeat 1 s) and %d active; rss_bytes_per_conn over all %d; latency and msgs of the active ones", w.Idle, w.Conns-w.Idle, w.Conns))
