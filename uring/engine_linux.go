@@ -143,33 +143,41 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	s, err := e.newService(opt, h)
-	if err != nil {
-		return nil, err
-	}
 	port := taddr.Port
 	if port != 0 {
 		if err := portFree(taddr); err != nil {
-			s.free()
 			return nil, models.WrapOp(Name, "listen", err)
 		}
 	}
-	for i, l := range e.loops {
-		fd, bound, err := listenSocket(taddr, port)
+	// Sockets first, so the service is complete when Engine.Close can first see it.
+	fds := make([]int, 0, len(e.loops))
+	var bound net.Addr
+	for i := range e.loops {
+		fd, a, err := listenSocket(taddr, port)
 		if err != nil {
-			for _, ln := range s.listeners {
-				unix.Close(ln.fd)
+			for _, fd := range fds {
+				unix.Close(fd)
 			}
-			s.free()
 			return nil, models.WrapOp(Name, "listen", err)
 		}
 		if i == 0 {
-			port, s.addr = bound.Port, bound
+			port, bound = a.Port, a
 		}
-		s.listeners = append(s.listeners, &listener{svc: s, loop: l, fd: fd})
+		fds = append(fds, fd)
+	}
+	s, err := e.newService(opt, h, bound, func(s *service) {
+		for i, fd := range fds {
+			s.listeners = append(s.listeners, &listener{svc: s, loop: e.loops[i], fd: fd})
+			s.wg.Add(1) // released when the listener fd is closed after its accept ended
+		}
+	})
+	if err != nil {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, err
 	}
 	for _, ln := range s.listeners {
-		s.wg.Add(1) // released when the listener fd is closed after its accept ended
 		ln.loop.post(msg{kind: mListen, ln: ln})
 	}
 	return s, nil
@@ -186,11 +194,10 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	s, err := e.newService(opt, h)
+	s, err := e.newService(opt, h, raddr, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.addr = raddr
 	var (
 		first    sync.WaitGroup
 		ok       atomic.Int32
@@ -289,7 +296,8 @@ func sendSlotSize(maxGather int) int {
 	return (n + 63) &^ 63
 }
 
-func (e *Engine) newService(opt models.ServiceOptions, h models.Handler) (*service, error) {
+// newService builds a service; setup (if any) completes it before Engine.Close can see it.
+func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, setup func(*service)) (*service, error) {
 	pool, err := models.NewSessionPool(opt.PoolSize)
 	if err != nil {
 		return nil, err
@@ -299,7 +307,7 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler) (*servi
 	if err != nil {
 		return nil, models.WrapOp(Name, "mmap send memory", err)
 	}
-	s := &service{eng: e, opt: opt, h: h, pool: pool, sendMem: mem, sessions: make([]*session, opt.PoolSize)}
+	s := &service{eng: e, opt: opt, h: h, addr: addr, pool: pool, sendMem: mem, sessions: make([]*session, opt.PoolSize)}
 	for i := range s.sessions {
 		ss := &session{svc: s, slot: i, fd: -1}
 		ss.InitCore()
@@ -309,6 +317,9 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler) (*servi
 		ss.iovs = unsafe.Slice((*unix.Iovec)(unsafe.Add(base, unsafe.Sizeof(unix.Msghdr{}))), e.cfg.MaxGather)
 		ss.msg.Iov = &ss.iovs[0]
 		s.sessions[i] = ss
+	}
+	if setup != nil {
+		setup(s)
 	}
 	if err := e.addService(s); err != nil {
 		unix.Munmap(mem)
@@ -423,6 +434,11 @@ type session struct {
 	svc  *service
 	slot int
 	lp   atomic.Pointer[loop]
+	// live is the session ID while the session is open on its loop and 0 otherwise. It is
+	// stored last in open and cleared first in finish, and every message to a loop carries
+	// the value its poster saw: a stale Kick or Send (an old pointer to a slot reused since,
+	// maybe on another loop) is dropped without touching the loop-owned fields below.
+	live atomic.Uint64
 	sq   models.SendQueue
 
 	fd       int
@@ -455,9 +471,7 @@ func (ss *session) Send(p []byte) error {
 	}
 	ss.svc.counters.Sent()
 	if start {
-		if l := ss.lp.Load(); l != nil {
-			l.post(msg{kind: mWrite, ss: ss, id: ss.ID()})
-		}
+		ss.postLive(mWrite)
 	}
 	return nil
 }
@@ -468,9 +482,17 @@ func (ss *session) Kick(r models.KickReason) {
 		return
 	}
 	ss.sq.Close()
-	if l := ss.lp.Load(); l != nil {
-		l.post(msg{kind: mKick, ss: ss, id: ss.ID()})
+	ss.postLive(mKick) // not live yet: open checks Kicked after publishing live
+}
+
+// postLive posts kind to the session's loop if the session is open. live is loaded before lp:
+// open stores lp before live, so a current live value comes with the current loop.
+func (ss *session) postLive(kind uint8) {
+	id := ss.live.Load()
+	if id == 0 {
+		return
 	}
+	ss.lp.Load().post(msg{kind: kind, ss: ss, id: id})
 }
 
 // Messages to a loop.
@@ -660,11 +682,11 @@ func (l *loop) drain() {
 func (l *loop) handle(m *msg) {
 	switch m.kind {
 	case mWrite:
-		if ss := m.ss; ss.active && ss.ID() == m.id && !ss.closing && !ss.sending && !ss.Kicked() {
+		if ss := m.ss; ss.live.Load() == m.id && !ss.closing && !ss.sending && !ss.Kicked() {
 			l.submitSend(ss)
 		}
 	case mKick:
-		if ss := m.ss; ss.active && ss.ID() == m.id {
+		if ss := m.ss; ss.live.Load() == m.id {
 			l.closeSession(ss)
 		}
 	case mListen:
@@ -884,13 +906,16 @@ func (l *loop) open(ss *session, fd int) {
 	ss.active, ss.closing, ss.draining, ss.sending, ss.pending = true, false, false, false, 0
 	ss.lp.Store(l)
 	ss.Open(local, remote)
+	ss.live.Store(ss.ID())
 	s.h.OnConnect(ss)
 	if s.closing.Load() {
 		ss.Kick(models.KickShutdown)
 	}
-	if !ss.Kicked() {
-		l.armRecv(ss)
+	if ss.Kicked() {
+		l.closeSession(ss) // also covers a Kick that came before live was published
+		return
 	}
+	l.armRecv(ss)
 }
 
 func (l *loop) armRecv(ss *session) {
@@ -1054,6 +1079,7 @@ func (l *loop) maybeFinish(ss *session) {
 		return
 	}
 	ss.active = false
+	ss.live.Store(0)
 	s := ss.svc
 	r := ss.Reason()
 	if r != models.KickRecv0 {
