@@ -108,12 +108,12 @@ type hostTable struct {
 }
 
 type row struct {
-	Backend, Note                                   string
-	Msgs, Spread, Bottleneck                        string
-	ClientBound                                     bool
-	P50, P99, P999, CPU, Sys, Ctx, RSS, GC, Verify  string
-	Reps                                            int
-	Skipped, Error                                  string
+	Backend, Note                                  string
+	Msgs, Spread, Bottleneck                       string
+	ClientBound                                    bool
+	P50, P99, P999, CPU, Sys, Ctx, RSS, GC, Verify string
+	Reps                                           int
+	Skipped, Error                                 string
 }
 
 type figure struct {
@@ -125,6 +125,13 @@ type figure struct {
 type summaryRow struct {
 	Workload, WorkloadID, Host string
 	Verdicts                   []verdict
+	Cells                      []summaryCell // one per summaryColumns
+}
+
+type summaryCell struct {
+	Short, Text string
+	Significant bool
+	Present     bool
 }
 
 func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error) (*page, error) {
@@ -184,7 +191,7 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 			if len(hs) == 0 {
 				continue
 			}
-			ht := hostTable{Host: h.Label, Verdicts: verdicts(k, hs)}
+			ht := hostTable{Host: h.Label, Verdicts: verdicts(k, byBackend(hs))}
 			for _, s := range hs {
 				ht.Rows = append(ht.Rows, rowOf(s))
 			}
@@ -193,7 +200,17 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 					Note: s.entry.Result.BackendNote})
 			}
 			wv.Hosts = append(wv.Hosts, ht)
-			pg.Summary = append(pg.Summary, summaryRow{Workload: wv.Title, WorkloadID: wv.ID, Host: h.Label, Verdicts: ht.Verdicts})
+			sr := summaryRow{Workload: wv.Title, WorkloadID: wv.ID, Host: h.Label, Verdicts: ht.Verdicts}
+			for _, col := range summaryColumns {
+				c := summaryCell{Short: "—"}
+				for _, v := range ht.Verdicts {
+					if v.Metric == col {
+						c = summaryCell{Short: v.Short, Text: v.Text, Significant: v.Significant, Present: true}
+					}
+				}
+				sr.Cells = append(sr.Cells, c)
+			}
+			pg.Summary = append(pg.Summary, sr)
 		}
 		var charts []*chart
 		switch {
@@ -327,10 +344,11 @@ func rowOf(s series) row {
 }
 
 var funcs = template.FuncMap{
-	"join":  strings.Join,
-	"pct":   func(p float64) string { return fmt.Sprintf("%.3f", p) },
-	"cpus":  cpuList,
-	"mdrow": func(s string) string { return strings.ReplaceAll(s, "|", "\\|") },
+	"columns": func() []string { return summaryColumns },
+	"join":    strings.Join,
+	"pct":     func(p float64) string { return fmt.Sprintf("%.3f", p) },
+	"cpus":    cpuList,
+	"mdrow":   func(s string) string { return strings.ReplaceAll(s, "|", "\\|") },
 }
 
 func cpuList(cs []int) string {
@@ -342,4 +360,13 @@ func cpuList(cs []int) string {
 		ss = append(ss, fmt.Sprint(c))
 	}
 	return strings.Join(ss, ",")
+}
+
+// byBackend relabels series of one host by backend name alone (the host is the section).
+func byBackend(ss []series) []series {
+	out := append([]series(nil), ss...)
+	for i := range out {
+		out[i].label = out[i].backend
+	}
+	return out
 }

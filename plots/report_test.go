@@ -82,9 +82,9 @@ func TestReportContent(t *testing.T) {
 	}{{"html", string(html)}, {"md", string(md)}} {
 		for _, want := range []string{
 			"bench-linux (linux)", "bench-win (windows, wine)", // labelled by host and OS
-			"client-bound",                   // client-bound throughput labelled
-			"skipped",                        // rio listed
-			"WSAEOPNOTSUPP",                  // with its reason
+			"client-bound",  // client-bound throughput labelled
+			"skipped",       // rio listed
+			"WSAEOPNOTSUPP", // with its reason
 			"gnet on Windows is a development mode over Go net",
 			"n/a",                            // unmeasured syscalls under Wine
 			"significant (Mann–Whitney U p=", // 5 vs 5 Linux pingpong reaches significance

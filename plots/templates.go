@@ -25,6 +25,7 @@ th { background: #f0f0f0; } td.l, th.l { text-align: left; }
 .warn { border: 1px solid #c99a00; background: #fff8e1; padding: 8px 16px; }
 .synthetic { border: 3px dashed #b00020; padding: 8px 16px; font-weight: bold; color: #b00020; }
 .sig { color: #0a6b2b; font-weight: bold; } .nsig { color: #555; }
+table.summary td { font-size: 12px; max-width: 190px; }
 figure { margin: 10px 0 24px; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 13px; color: #444; }
 ul.verdicts li { margin: 2px 0; font-size: 14px; }
@@ -41,10 +42,12 @@ Results of different machines are shown side by side and never averaged.</p>
 {{if .Warnings}}<div class="warn"><b>Warnings</b><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 
 <h2 id="summary">Recommendations</h2>
-<table>
-<tr><th class="l">workload</th><th class="l">machine</th><th class="l">verdicts (best on each metric, margin over the runner-up, significance)</th></tr>
-{{range .Summary}}<tr><td class="l"><a href="#{{.WorkloadID}}">{{.Workload}}</a></td><td class="l">{{.Host}}</td><td class="l"><ul class="verdicts">
-{{range .Verdicts}}<li class="{{if .Significant}}sig{{else}}nsig{{end}}">{{.Text}}</li>{{end}}</ul></td></tr>
+<p class="note">Per workload and machine, the best backend on each metric with its margin over the runner-up and the Mann–Whitney p-value.
+<span class="sig">Green</span>: significant at α = 0.05; grey: no significant difference (a valid answer). Hover a cell for the full sentence; every workload section below spells them out.</p>
+<table class="summary">
+<tr><th class="l">workload</th><th class="l">machine</th>{{range columns}}<th class="l">{{.}}</th>{{end}}</tr>
+{{range .Summary}}<tr><td class="l"><a href="#{{.WorkloadID}}">{{.Workload}}</a></td><td class="l">{{.Host}}</td>
+{{range .Cells}}<td class="l {{if .Significant}}sig{{else}}nsig{{end}}"{{if .Present}} title="{{.Text}}"{{end}}>{{.Short}}</td>{{end}}</tr>
 {{end}}</table>
 
 <h2 id="machines">Machines</h2>
@@ -99,6 +102,14 @@ Inputs: {{join .Inputs ", "}}. Medians of repetitions; significance: two-sided M
 ## Warnings
 {{range .Warnings}}
 - {{.}}{{end}}
+{{end}}
+## Recommendations
+
+Best backend per metric, margin over the runner-up, Mann–Whitney U p (α = 0.05; "no sig. difference" is a valid answer).
+
+| workload | machine |{{range columns}} {{.}} |{{end}}
+|---|---|{{range columns}}---|{{end}}
+{{range .Summary}}| {{.Workload}} | {{.Host}} |{{range .Cells}} {{if .Significant}}**{{mdrow .Short}}**{{else}}{{mdrow .Short}}{{end}} |{{end}}
 {{end}}
 ## Machines
 

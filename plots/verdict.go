@@ -25,8 +25,16 @@ type verdict struct {
 	Tested      bool // a test was possible (>=1 sample each)
 	ClientBound bool // throughput of best or runner-up is a client-bound lower bound
 	NA          []string
-	Text        string
+	Text        string // the full sentence
+	Short       string // for the summary table cell
 }
+
+// summaryColumns are the metric titles of the summary table, in order.
+var summaryColumns = []string{results.MetricMsgsPerSec.Title, results.MetricLatencyP50.Title,
+	results.MetricLatencyP99.Title, results.MetricServerCPU.Title, results.MetricSyscalls.Title,
+	results.MetricCtxSwitches.Title, results.MetricRSSPerConn.Title, sweepMetric}
+
+const sweepMetric = "max rate meeting the p99 SLO"
 
 type candidate struct {
 	s       series
@@ -90,7 +98,12 @@ func metricVerdict(m results.Metric, ss []series) (verdict, bool) {
 		cs = append(cs, candidate{s: s, median: *p, samples: samples})
 	}
 	if len(cs) == 0 {
-		return v, false
+		if len(v.NA) == 0 {
+			return v, false
+		}
+		v.Text = fmt.Sprintf("%s: not measured for any backend here (n/a: %s)", m.Title, strings.Join(v.NA, ", "))
+		v.Short = "n/a (not measured)"
+		return v, true
 	}
 	sort.SliceStable(cs, func(i, j int) bool {
 		if m.HigherBetter {
@@ -106,6 +119,7 @@ func metricVerdict(m results.Metric, ss []series) (verdict, bool) {
 	}
 	if len(cs) == 1 {
 		v.Text = fmt.Sprintf("%s: only %s measured it (%s)%s", m.Title, v.Best, v.BestVal, na)
+		v.Short = v.Best + " (only one measured)"
 		return v, true
 	}
 	run := cs[1]
@@ -121,7 +135,9 @@ func metricVerdict(m results.Metric, ss []series) (verdict, bool) {
 	stat := fmt.Sprintf("Mann–Whitney U p=%.3f, n=%d vs %d", u.P, u.N1, u.N2)
 	if v.Significant {
 		v.Text = fmt.Sprintf("%s: best %s — significant (%s)", m.Title, cmp, stat)
+		v.Short = fmt.Sprintf("%s %s, p=%.3f", v.Best, v.Margin, u.P)
 	} else {
+		v.Short = fmt.Sprintf("no sig. difference (%s %s, p=%.2f)", v.Best, v.Margin, u.P)
 		why := ""
 		if minP := minExactP(u.N1, u.N2); minP >= results.Alpha {
 			why = fmt.Sprintf("; with %d vs %d repetitions p cannot go below %.2f: run ≥4 each", u.N1, u.N2, minP)
@@ -130,6 +146,7 @@ func metricVerdict(m results.Metric, ss []series) (verdict, bool) {
 	}
 	if v.ClientBound {
 		v.Text += " — client-bound: the load generator saturated, these are lower bounds of server throughput"
+		v.Short += " — client-bound"
 	}
 	v.Text += na
 	return v, true
@@ -146,7 +163,7 @@ func minExactP(n1, n2 int) float64 {
 }
 
 func sweepVerdict(ss []series) (verdict, bool) {
-	v := verdict{Metric: "max rate meeting the p99 SLO"}
+	v := verdict{Metric: sweepMetric}
 	type c struct {
 		s    series
 		rate float64
@@ -168,6 +185,7 @@ func sweepVerdict(ss []series) (verdict, bool) {
 			return v, false
 		}
 		v.Text = v.Metric + ": no backend met the SLO at any offered rate"
+		v.Short = "none met the SLO"
 		return v, true
 	}
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].rate > cs[j].rate })
@@ -179,8 +197,10 @@ func sweepVerdict(ss []series) (verdict, bool) {
 		}
 		v.Text = fmt.Sprintf("%s: best %s %s vs %s %s (%s) — one sweep per backend, the step size bounds the resolution; no significance test",
 			v.Metric, v.Best, v.BestVal, v.Runner, v.RunnerVal, v.Margin)
+		v.Short = fmt.Sprintf("%s %s (%s), untested", v.Best, v.BestVal, v.Margin)
 	} else {
 		v.Text = fmt.Sprintf("%s: %s %s", v.Metric, v.Best, v.BestVal)
+		v.Short = v.Best + " " + v.BestVal
 	}
 	if len(v.NA) > 0 {
 		v.Text += "; " + strings.Join(v.NA, ", ")
