@@ -325,6 +325,9 @@ func emuRequest(send bool, h, pb, count, flags, ctx uintptr) uintptr {
 		return 0
 	}
 	*out++
+	if send && *out == maxOut {
+		emu.calls["RQ send slots full"]++ // the engine's next filled part must wait in its overflow queue
+	}
 	*deferred = append(*deferred, emuReq{rq: rq, send: send, mem: m, ctx: uint64(ctx)})
 	if flags&rioMsgDefer == 0 {
 		for _, r := range *deferred {

@@ -2,8 +2,12 @@ package rio
 
 import (
 	"errors"
+	"io"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/iobench/iobench/models"
 	"github.com/iobench/iobench/models/modeltest"
@@ -53,9 +57,70 @@ func TestConformanceEmulated(t *testing.T) {
 	for _, v := range violations {
 		t.Errorf("RIO contract breach: %s", v)
 	}
-	for _, c := range []string{"RIOCreateRequestQueue", "RIOReceive", "RIOSend", "RIODequeueCompletion", "RIONotify", "RIORegisterBuffer", "closesocket(RQ)"} {
+	for _, c := range []string{"RIOCreateRequestQueue", "RIOReceive", "RIOSend", "RIODequeueCompletion", "RIONotify", "RIORegisterBuffer", "closesocket(RQ)",
+		"RIOSend(DEFER)", "RIOSend(COMMIT_ONLY)", "RIOReceive(DEFER)", "RIOReceive(COMMIT_ONLY)", "RQ send slots full"} {
 		if calls[c] == 0 {
 			t.Errorf("the suite never made %s", c)
 		}
 	}
+}
+
+// TestCQResizeEmulated grows one loop past its initial CQ capacity: every RQ charges
+// rqEntries, so more than initialCQSize/rqEntries live sessions on one loop must resize the
+// CQ (RIOResizeCompletionQueue) before creating the next RQ, or RIOCreateRequestQueue fails.
+func TestCQResizeEmulated(t *testing.T) {
+	restore := installEmu()
+	defer restore()
+	eng, err := New(models.Config{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	var opened atomic.Int32
+	svc, err := eng.Listen("127.0.0.1:0", models.HandlerFuncs{
+		Connect: func(models.Session) { opened.Add(1) },
+		Recv: func(s models.Session, w []byte) int {
+			s.Send(w)
+			return len(w)
+		},
+	}, models.ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := initialCQSize/rqEntries + 20
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range n {
+		c, err := net.Dial("tcp", svc.Addr().String())
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	// Every session echoes one byte: its RQ exists and works.
+	for i, c := range conns {
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Write([]byte{byte(i)}); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		var b [1]byte
+		if _, err := io.ReadFull(c, b[:]); err != nil || b[0] != byte(i) {
+			t.Fatalf("echo %d: %v %v", i, b, err)
+		}
+	}
+	if got := svc.Stats().Live; got != n {
+		t.Fatalf("%d live sessions, want %d", got, n)
+	}
+	violations, calls := emuReport()
+	for _, v := range violations {
+		t.Errorf("RIO contract breach: %s", v)
+	}
+	if calls["RIOResizeCompletionQueue"] == 0 {
+		t.Fatalf("%d sessions on one loop (%d CQ entries) without RIOResizeCompletionQueue: %v", n, n*rqEntries, calls)
+	}
+	t.Logf("%d sessions: %v", n, calls)
 }
