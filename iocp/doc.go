@@ -31,9 +31,12 @@
 // operation has completed: each operation holds a models.SessionCore reference, and the
 // session is finalized (OnDisconnect, socket closed, slot back to the pool) when the count
 // reaches zero. Sockets are closed and re-created rather than recycled with
-// DisconnectEx(TF_REUSE_SOCKET): a socket's completion port and key are fixed for its life,
-// which conflicts with per-connection slot+generation keys and slot-chosen loops, and Wine's
-// DisconnectEx does not reuse sockets at all.
+// DisconnectEx(TF_REUSE_SOCKET), for two reasons. A socket's completion port and key are fixed
+// for its life, while here the key names the session slot that owns the connection and the
+// slot picks the loop; recycling would need a socket table between keys and slots. And under
+// Wine 8.0 (where this backend's suite runs) reuse silently half-works: DisconnectEx with
+// TF_REUSE_SOCKET succeeds, AcceptEx into the socket succeeds and WSARecv on it receives, but
+// a WSASend on it never reaches the peer, so no error could tell "works here" from "doesn't".
 //
 // GetQueuedCompletionStatusEx: https://learn.microsoft.com/en-us/windows/win32/fileio/getqueuedcompletionstatusex-func
 // AcceptEx: https://learn.microsoft.com/en-us/windows/win32/api/mswsock/nf-mswsock-acceptex

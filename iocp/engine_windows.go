@@ -307,8 +307,8 @@ func (l *loop) dispatch(c completion) bool {
 		return true // a wake-up packet for a service that has closed since
 	}
 	if kind == kindListen {
-		if s.ln != nil {
-			s.ln.complete(l, c)
+		if ln := s.ln.Load(); ln != nil {
+			ln.complete(l, c)
 		}
 		return true
 	}

@@ -22,7 +22,7 @@ type service struct {
 	addr     net.Addr
 	raddr    windows.Sockaddr // CLIENT target
 	family   int
-	ln       *listener
+	ln       atomic.Pointer[listener] // set once Listen's socket is ready (the loops read it)
 	pool     *models.SessionPool
 	sessions []*session
 	counters models.Counters
@@ -48,13 +48,15 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler) (*servi
 	}
 	s := &service{eng: e, opt: opt, h: h, pool: pool, sessions: make([]*session, opt.PoolSize),
 		quit: make(chan struct{})}
-	if err := e.addService(s); err != nil {
-		return nil, err
-	}
 	for i := range s.sessions {
 		ss := &session{svc: s, slot: i, loop: e.loops[i%len(e.loops)], sock: windows.InvalidHandle}
 		ss.InitCore()
 		s.sessions[i] = ss
+	}
+	// Registered last: the loops find the service (and its sessions) through this atomic
+	// publication, which orders every write above before their reads.
+	if err := e.addService(s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -81,8 +83,8 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		e.removeService(s)
 		return nil, err
 	}
-	s.ln = ln
 	s.addr = ln.addr
+	s.ln.Store(ln)
 	ln.start()
 	return s, nil
 }
@@ -224,8 +226,9 @@ func (s *service) Close() error {
 		return nil
 	}
 	close(s.quit)
-	if s.ln != nil {
-		s.ln.loop.post(makeKey(kindListen, s.id, 0, 0)) // the listener loop closes the socket
+	ln := s.ln.Load()
+	if ln != nil {
+		ln.loop.post(makeKey(kindListen, s.id, 0, 0)) // the listener loop closes the socket
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -237,14 +240,16 @@ func (s *service) Close() error {
 		}
 		select {
 		case <-done:
+			// Unregister first: a wake-up packet still queued (kindShutdown above) then finds
+			// no service instead of a slot whose memory is being freed.
+			s.eng.removeService(s)
 			for _, ss := range s.sessions {
 				ss.freeMem()
 			}
-			if s.ln != nil {
-				virtualFree(s.ln.mem)
-				s.ln.mem = nil
+			if ln != nil {
+				virtualFree(ln.mem)
+				ln.mem = nil
 			}
-			s.eng.removeService(s)
 			return nil
 		case <-time.After(10 * time.Millisecond):
 		}
