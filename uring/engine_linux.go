@@ -572,7 +572,7 @@ type loop struct {
 	done     chan struct{}
 
 	// Counters for tests and diagnostics.
-	enters, wakes, enobufs, rearms atomic.Uint64
+	enters, wakes, enobufs, rearms, overflows atomic.Uint64
 }
 
 func startLoop(e *Engine, idx int) (*loop, error) {
@@ -656,8 +656,12 @@ func (l *loop) loop() {
 		l.mu.Lock()
 		queued := len(l.inbox) > 0
 		l.mu.Unlock()
+		overflowed := l.ring.overflowed()
+		if overflowed {
+			l.overflows.Add(1)
+		}
 		l.enters.Add(1)
-		err := l.ring.enter(!queued && !l.ring.overflowed())
+		err := l.ring.enter(!queued && !overflowed)
 		l.polling.Store(false)
 		if err != nil {
 			panic(models.WrapOp(Name, "io_uring_enter", err)) // EBADF/EFAULT: a bug, not a load condition

@@ -31,13 +31,8 @@ func probe() error {
 	runtime.LockOSThread() // SINGLE_ISSUER: one thread submits
 	defer runtime.UnlockOSThread()
 	r, err := newRing(8)
-	switch {
-	case errors.Is(err, unix.EPERM):
-		return models.Unsupported(Name, "io_uring_setup: EPERM (disabled by sysctl kernel.io_uring_disabled or a seccomp filter)")
-	case errors.Is(err, unix.ENOSYS):
-		return models.Unsupported(Name, "io_uring_setup: ENOSYS (kernel built without io_uring, or seccomp)")
-	case err != nil:
-		return models.Unsupported(Name, err.Error())
+	if err != nil {
+		return setupUnsupported(err)
 	}
 	defer r.close()
 	for _, f := range []struct {
@@ -57,6 +52,17 @@ func probe() error {
 	}
 	defer br.free()
 	return probeMultishotRecv(r, br)
+}
+
+// setupUnsupported says why io_uring_setup failed, naming the usual culprits.
+func setupUnsupported(err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM):
+		return models.Unsupported(Name, "io_uring_setup: EPERM (disabled by sysctl kernel.io_uring_disabled or a seccomp filter)")
+	case errors.Is(err, unix.ENOSYS):
+		return models.Unsupported(Name, "io_uring_setup: ENOSYS (kernel built without io_uring, or seccomp)")
+	}
+	return models.Unsupported(Name, err.Error())
 }
 
 func probeOpcodes(fd int) error {
