@@ -12,10 +12,26 @@ import (
 
 // GetQueuedCompletionStatusEx is not in x/sys/windows: load it from kernel32 once.
 // https://learn.microsoft.com/en-us/windows/win32/fileio/getqueuedcompletionstatusex-func
+//
+// GetProcessHandleCount (also not in x/sys) is used by the tests to check that Close leaves
+// no socket, port or other handle behind.
+// https://learn.microsoft.com/en-us/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesshandlecount
 var (
 	modkernel32                     = windows.NewLazySystemDLL("kernel32.dll")
 	procGetQueuedCompletionStatusEx = modkernel32.NewProc("GetQueuedCompletionStatusEx")
+	procGetProcessHandleCount       = modkernel32.NewProc("GetProcessHandleCount")
 )
+
+// processHandleCount is the number of handles this process holds.
+func processHandleCount() (int, error) {
+	var n uint32
+	r1, _, e := syscall.SyscallN(procGetProcessHandleCount.Addr(), uintptr(windows.CurrentProcess()),
+		uintptr(unsafe.Pointer(&n)))
+	if r1 == 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
 
 // overlappedEntry is OVERLAPPED_ENTRY.
 // https://learn.microsoft.com/en-us/windows/win32/api/minwinbase/ns-minwinbase-overlapped_entry
