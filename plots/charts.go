@@ -269,6 +269,7 @@ func efficiencyChart(k results.Key, ss []series) *chart {
 		{results.MetricServerCPU, "server CPU µs/msg", 1e-3, func(v float64) string { return trim(v) + " µs" }},
 		{results.MetricSyscalls, "syscalls/msg", 1, trim},
 		{results.MetricCtxSwitches, "context switches/msg", 1, trim},
+		{results.MetricRSSPerConn, "RSS KiB/connection", 1.0 / 1024, func(v float64) string { return trim(v) + " KiB" }},
 	}
 	var row []*plot.Plot
 	for _, m := range ms {
@@ -286,8 +287,8 @@ func efficiencyChart(k results.Key, ss []series) *chart {
 		}
 		row = append(row, barPlot(m.title, m.title+" (server, lower is better)", bars, nil))
 	}
-	return &chart{name: "efficiency-" + slug(k), caption: "Server cost per message, " + k.String(),
-		plots: [][]*plot.Plot{row}, w: 1250, h: barHeight(len(ss)) + 20}
+	return &chart{name: "efficiency-" + slug(k), caption: "Server cost per message and memory per connection, " + k.String(),
+		plots: [][]*plot.Plot{row[:2], row[2:]}, w: 1100, h: 2*barHeight(len(ss)) + 40}
 }
 
 func spreadOf(r *results.Result, m results.Metric) *results.Range {

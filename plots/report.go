@@ -217,7 +217,9 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		case k.Scenario == results.ScenarioSweep:
 			charts = append(charts, sweepChart(k, ss))
 		case k.Scenario == results.ScenarioIdle:
-			// memory is the point of idle: its own chart across connection counts below
+			// memory is the point of idle: RSS/conn in the efficiency chart, and across
+			// connection counts below when several were measured
+			charts = append(charts, spectrumChart(k, ss, warn), efficiencyChart(k, ss))
 		default:
 			if k.Mode == results.ModeClosed {
 				charts = append(charts, throughputChart(k, ss, sk))
