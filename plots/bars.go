@@ -124,8 +124,9 @@ func barPlot(title, xlabel string, bars []bar, xticks plot.Ticker) *plot.Plot {
 	p.NominalY(names...)
 	p.Y.Min, p.Y.Max = -0.6, float64(len(bars))-0.4
 	p.X.Min = 0
-	if xticks != nil {
-		p.X.Tick.Marker = xticks
+	if xticks == nil {
+		xticks = fmtTicks{plot.DefaultTicks{}, trim}
 	}
+	p.X.Tick.Marker = xticks
 	return p
 }
