@@ -101,16 +101,21 @@ type LoadConfig struct {
 // LoadResult is what one load measured. Latency and message counts cover the window only;
 // Verify covers the whole load (warm-up and drain included).
 type LoadResult struct {
-	Config     LoadConfig
-	Window     time.Duration
-	Msgs       uint64 // messages completed in the window (broadcast: delivered)
-	Bytes      uint64 // their bytes
-	Hist       *hdrhistogram.Histogram
-	Verify     results.Verify
-	Errors     uint64        // connect failures and unexpected disconnects
-	ClientCPU  time.Duration // CPU of this process (user+sys) over the window; <0 unknown
-	Connected  uint64        // connections that came up
-	FirstError string        // first verification or connection error seen
+	Config    LoadConfig
+	Window    time.Duration
+	Msgs      uint64 // messages completed in the window (broadcast: delivered)
+	Bytes     uint64 // their bytes
+	Hist      *hdrhistogram.Histogram
+	Verify    results.Verify
+	Errors    uint64        // connect failures and unexpected disconnects
+	ClientCPU time.Duration // CPU of this process (user+sys) over the window; <0 unknown
+	Connected uint64        // connections that came up
+	// PacerLag is the largest delay between a message's intended send time and the moment the
+	// open-loop pacer sent it: a load generator that falls behind inflates the latencies it
+	// reports (they stay honest, measured from the intended time, but the delay is the
+	// client's). 0 in closed loop.
+	PacerLag   time.Duration
+	FirstError string // first verification or connection error seen
 }
 
 // MsgsPerSec is the window's throughput.
@@ -145,6 +150,9 @@ func (r *LoadResult) Figures() results.Figures {
 		f.Client = &results.ClientMetrics{}
 	}
 	f.Errors = results.Val(float64(r.Errors))
+	if r.PacerLag > time.Millisecond {
+		f.Note = fmt.Sprintf("open-loop pacer fell behind by up to %v (load generator starved): part of the latency tail is the client's", r.PacerLag.Round(time.Microsecond))
+	}
 	return f
 }
 
@@ -234,6 +242,7 @@ type loadGen struct {
 	errorsN, connected                            atomic.Uint64
 	nextSrc                                       atomic.Uint32 // one-shot connections
 	epoch                                         atomic.Int64  // see LoadConfig.DuringWindow
+	pacerLag                                      atomic.Int64  // ns, max over the window
 	firstErr                                      atomic.Pointer[string]
 	deliveries                                    uint64 // replies expected per message sent
 }
@@ -433,6 +442,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	h.closing.Store(true)
 	res.Errors = g.errorsN.Load()
 	res.Connected = g.connected.Load()
+	res.PacerLag = time.Duration(g.pacerLag.Load())
 	if p := g.firstErr.Load(); p != nil {
 		res.FirstError = *p
 	}
@@ -541,6 +551,9 @@ func (g *loadGen) pace(start int64, stop <-chan struct{}) {
 			due := start + int64(float64(i)*interval)
 			if due > now || g.stop.Load() {
 				break
+			}
+			if lag := now - due; lag > g.pacerLag.Load() && due >= g.winFrom.Load() {
+				g.pacerLag.Store(lag)
 			}
 			c := active[i%uint64(len(active))]
 			c.mu.Lock()

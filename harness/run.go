@@ -535,12 +535,16 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		m.rep.HDRLog = hp
 	}
 	var notes []string
+	if f.Note != "" {
+		notes = append(notes, f.Note)
+	}
 	if w.Scenario == results.ScenarioReconnect {
 		// Every client must be back: one exchange per connection after the restart.
 		if res.Msgs < uint64(w.Conns) {
 			return fail(fmt.Errorf("only %d of %d clients were back %v after the server restart", res.Msgs, w.Conns, w.Duration))
 		}
-		notes = append(notes, "latency = time from the server restart (kill + exec) until each client reconnected and exchanged a message; max = all back; msgs/s not meaningful")
+		notes = append(notes, "latency = time from the server restart (kill + exec) until each client reconnected and exchanged a message; max = all back")
+		f.MsgsPerSec, f.MBPerSec, f.Client = nil, nil, nil // one message per client: no rate
 		f.Server = nil
 		f.Bottleneck = results.BottleneckUnknown
 	} else if s0.CPUOK && s1.CPUOK && res.Msgs > 0 {

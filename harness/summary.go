@@ -54,8 +54,7 @@ func PrintSummary(w io.Writer, run *results.Run) {
 		fmt.Fprintln(tw, "backend\tmsgs/s\tp50\tp99\tp99.9\tserver ns/msg\tsyscalls/msg\tctxsw/msg\tRSS/conn\tclient ns/msg\tbottleneck\t")
 		for _, r := range g.rows {
 			if r.Skipped != "" {
-				fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\t\t\t\t\t\t\t\n", r.Backend, r.Skipped)
-				continue
+				continue // listed under the table
 			}
 			if r.Reps == 0 || (r.MsgsPerSec == nil && r.Error != "") {
 				fmt.Fprintf(tw, "%s\tFAILED: %s\t\t\t\t\t\t\t\t\t\t\n", r.Backend, oneLine(r.Error))
@@ -64,6 +63,9 @@ func PrintSummary(w io.Writer, run *results.Run) {
 			tput := withRange(r.MsgsPerSec, spr(r.Spread, func(s *results.Spread) *results.Range { return s.MsgsPerSec }), 0)
 			if r.ClientBound() {
 				tput += " (client-bound)"
+			}
+			if r.Scenario == results.ScenarioReconnect {
+				tput = "n/a (see latency: time until back)"
 			}
 			if r.Scenario == results.ScenarioSweep && r.Sweep != nil {
 				tput = "max " + fmtNum(r.Sweep.MaxRateMeetingSLO, 0) + fmt.Sprintf(" at p99<=%s", fmtNs(&r.Sweep.SLONs))
@@ -92,6 +94,11 @@ func PrintSummary(w io.Writer, run *results.Run) {
 				fmtBytes(rss), fmtNum(ccpu, 0), status)
 		}
 		tw.Flush()
+		for _, r := range g.rows {
+			if r.Skipped != "" {
+				fmt.Fprintf(w, "  %s skipped: %s\n", r.Backend, r.Skipped)
+			}
+		}
 		for _, l := range overlaps(g.rows) {
 			fmt.Fprintln(w, "  "+l)
 		}

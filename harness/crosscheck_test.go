@@ -1,0 +1,91 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/iobench/iobench/proto"
+)
+
+var (
+	sockperfP50  = regexp.MustCompile(`percentile 50\.000 =\s*([0-9.]+)`)
+	sockperfRate = regexp.MustCompile(`\[Valid Duration\] RunTime=([0-9.]+) sec; SentMessages=\d+; ReceivedMessages=(\d+)`)
+)
+
+// TestCrossCheckSockperf checks iobench's numbers against an independent client: the real
+// sockperf ping-pong (one TCP connection, one message in flight, 64 B, full round trip)
+// against `iobench serve --proto sockperf`, and iobench load with the same shape against the
+// same server. The median round trips must agree within a factor of 4 (a loose bound: the
+// machine is shared; the test catches unit and clock mistakes, which are off by 1000×, and
+// gross overheads). Both numbers are logged for the README.
+func TestCrossCheckSockperf(t *testing.T) {
+	sp, err := exec.LookPath("sockperf")
+	if err != nil {
+		t.Skip("sockperf not installed")
+	}
+	srv, err := startServer(context.Background(), testExe, []string{"--backend", "netstd", "--proto", "sockperf", "--addr", "127.0.0.1:0", "--gomaxprocs", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.stop() })
+	cpus := allowedCPUs()
+	pinned := len(cpus) >= 2
+	if pinned {
+		if err := pinProcess(srv.pid(), cpus[:1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, port, err := net.SplitHostPort(srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	cmd := exec.Command(sp, "ping-pong", "-i", "127.0.0.1", "-p", port, "--tcp", "-m", "64", "-t", "1", "--full-rtt")
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if pinned {
+		pinProcess(cmd.Process.Pid, cpus[1:2]) // during sockperf's 400 ms warm-up
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sockperf: %v\n%s", err, buf.Bytes())
+	}
+	out := buf.Bytes()
+	m := sockperfP50.FindSubmatch(out)
+	r := sockperfRate.FindSubmatch(out)
+	if m == nil || r == nil {
+		t.Fatalf("sockperf output not understood:\n%s", out)
+	}
+	spP50us, _ := strconv.ParseFloat(string(m[1]), 64)
+	spSecs, _ := strconv.ParseFloat(string(r[1]), 64)
+	spMsgs, _ := strconv.ParseFloat(string(r[2]), 64)
+	spRate := spMsgs / spSecs
+
+	if pinned {
+		pinProcess(0, cpus[1:])
+		prev := runtime.GOMAXPROCS(1)
+		defer func() { pinProcess(0, cpus); runtime.GOMAXPROCS(prev) }()
+	}
+	res, err := Load(context.Background(), LoadConfig{Target: srv.addr, Proto: proto.Sockperf, Conns: 1,
+		Size: 64, Depth: 1, Warmup: 300 * time.Millisecond, Duration: time.Second, Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() {
+		t.Fatalf("verification: %+v %s", res.Verify, res.FirstError)
+	}
+	ioP50us := float64(res.Hist.ValueAtPercentile(50)) / 1e3
+	t.Logf("sockperf: p50 RTT %.1f µs, %.0f msgs/s; iobench load: p50 RTT %.1f µs, %.0f msgs/s (ratio p50 %.2f, rate %.2f)",
+		spP50us, spRate, ioP50us, res.MsgsPerSec(), ioP50us/spP50us, res.MsgsPerSec()/spRate)
+	if ratio := ioP50us / spP50us; ratio > 4 || ratio < 0.25 {
+		t.Fatalf("p50 round trip disagrees: iobench %.1f µs vs sockperf %.1f µs", ioP50us, spP50us)
+	}
+}

@@ -1,0 +1,154 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iobench/iobench/internal/cli"
+	"github.com/iobench/iobench/models"
+	"github.com/iobench/iobench/proto"
+	"github.com/iobench/iobench/results"
+)
+
+const unavailableBackend = "harnesstest-unavailable"
+
+func init() {
+	models.Register(models.Backend{Name: unavailableBackend, Summary: "test: never available",
+		Available: func() error { return models.Unsupported(unavailableBackend, "test backend that never runs") },
+		New: func(models.Config) (models.Engine, error) {
+			return nil, models.Unsupported(unavailableBackend, "never")
+		}})
+}
+
+// TestRunSmallSuite runs every scenario briefly against real `iobench serve` children and
+// checks the results folder: every number measured or null, skipped backends present with
+// their reason, verification clean, HDR logs and the benchmark file written.
+func TestRunSmallSuite(t *testing.T) {
+	ms := 300 * time.Millisecond
+	wls := []Workload{
+		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 10, Size: 64, Depth: 1, Warmup: 100 * time.Millisecond, Duration: ms},
+		{Scenario: results.ScenarioPipelined, App: "framed", Proto: proto.Framed, Conns: 4, Size: 64, Depth: 8, Warmup: 100 * time.Millisecond, Duration: ms},
+		{Scenario: results.ScenarioBroadcast, App: "broadcast", Proto: proto.Framed, Conns: 8, Size: 64, Depth: 1, Room: 4, Warmup: 100 * time.Millisecond, Duration: ms},
+		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 50, Idle: 45, Size: 64, Depth: 1, Warmup: 100 * time.Millisecond, Duration: ms},
+		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 2, Size: 64, Warmup: 100 * time.Millisecond, Duration: ms},
+		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 5, Size: 64, Warmup: 100 * time.Millisecond, Duration: 1500 * time.Millisecond, Reps: 1},
+		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 4, Size: 64, StartRate: 500, SLO: 200 * time.Millisecond, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond, Reps: 1},
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	run, err := Run(context.Background(), RunConfig{Suite: "test", Workloads: wls, Reps: 2,
+		Backends: []string{"netstd", unavailableBackend}, Out: out, Exe: testExe, NoReport: true},
+		&stdout, &stderr)
+	t.Logf("stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	loaded, errs := results.ReadDir(out)
+	if len(errs) > 0 || len(loaded) != 1 {
+		t.Fatalf("results folder: %v (%d runs)", errs, len(loaded))
+	}
+	got := loaded[0].Run
+	if len(got.Results) != 2*len(wls) {
+		t.Fatalf("%d results, want %d", len(got.Results), 2*len(wls))
+	}
+	if got.Env.GoVersion == "" || got.Env.Cores == 0 || got.Env.IobenchCommit == "" || got.Env.Kernel == "" {
+		t.Fatalf("environment manifest incomplete: %+v", got.Env)
+	}
+	for _, r := range got.Results {
+		name := r.Backend + "/" + r.Scenario
+		if r.Backend == unavailableBackend {
+			if !strings.Contains(r.Skipped, "never runs") {
+				t.Errorf("%s: skipped = %q, want the reason", name, r.Skipped)
+			}
+			continue
+		}
+		if r.Error != "" || r.Skipped != "" {
+			t.Errorf("%s: error %q skipped %q", name, r.Error, r.Skipped)
+			continue
+		}
+		if r.MsgsPerSec == nil || *r.MsgsPerSec <= 0 || r.Latency == nil || r.Latency.P99 == nil {
+			t.Errorf("%s: throughput or latency missing", name)
+		}
+		if r.Verify == nil || !r.Verify.OK() || r.Verify.Sent == 0 {
+			t.Errorf("%s: verify %+v", name, r.Verify)
+		}
+		wantReps := 2
+		if r.Scenario == results.ScenarioReconnect || r.Scenario == results.ScenarioSweep {
+			wantReps = 1
+		}
+		if r.Reps != wantReps {
+			t.Errorf("%s: %d reps, want %d", name, r.Reps, wantReps)
+		}
+		if r.Bottleneck == "" {
+			t.Errorf("%s: no bottleneck verdict", name)
+		}
+		switch r.Scenario {
+		case results.ScenarioReconnect:
+			if r.Latency.Max == nil || *r.Latency.Max <= 0 {
+				t.Errorf("%s: no time-until-back", name)
+			}
+		case results.ScenarioSweep:
+			if r.Sweep == nil || len(r.Sweep.Points) == 0 {
+				t.Errorf("%s: no sweep points", name)
+			}
+		default:
+			if runtime.GOOS == "linux" {
+				if r.Server == nil || r.Server.CPUNsPerMsg == nil || r.Server.CtxSwitchesPerMsg == nil || r.Server.RSSBytes == nil {
+					t.Errorf("%s: server probes missing: %+v", name, r.Server)
+				} else if perfUsable() == nil && r.Server.SyscallsPerMsg == nil {
+					t.Errorf("%s: perf works here but syscalls/msg is null (%s)", name, r.Repetitions[0].Note)
+				}
+			}
+			if r.Client == nil || r.Client.CPUNsPerMsg == nil {
+				t.Errorf("%s: client CPU missing", name)
+			}
+		}
+		for _, rep := range r.Repetitions {
+			if rep.HDRLog != "" {
+				if _, err := results.ReadHDRLogFile(filepath.Join(out, rep.HDRLog)); err != nil {
+					t.Errorf("%s: HDR log: %v", name, err)
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "bench.txt")); err != nil || !bytes.Contains(b, []byte("BenchmarkIO/backend=netstd/scenario=pingpong")) {
+		t.Errorf("bench.txt: %v\n%s", err, b)
+	}
+	s := stdout.String()
+	for _, want := range []string{"skipped: ", "pingpong", "results: " + out} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	_ = run
+}
+
+// TestRunCmdChild runs the real binary: `iobench run` as a child process with a one-scenario
+// suite, and bad usage exits 2.
+func TestRunCmdUsage(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"bad-suite", []string{"--suite", "nope"}},
+		{"bad-backend", []string{"--backends", "nope"}},
+		{"bad-scenario", []string{"--scenarios", "nope"}},
+		{"negative-reps", []string{"--reps", "-1"}},
+		{"stray-arg", []string{"extra"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := RunCmd(context.Background(), append(tc.args, "--out", t.TempDir()), &out, &errb)
+			if cli.Code(err) != cli.ExitUsage {
+				t.Fatalf("exit %d (%v), want %d", cli.Code(err), err, cli.ExitUsage)
+			}
+		})
+	}
+}
