@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,9 @@ var (
 )
 
 const (
+	// recvModeEnv selects the receive mode (see the package doc): "multishot" (default) or
+	// "direct". It is read by New, so one process can compare both.
+	recvModeEnv   = "IOBENCH_URING_RECV"
 	listenBacklog = 4096
 	acceptBackoff = 5 * time.Millisecond // re-arm delay after EMFILE and similar accept errors
 	closePoll     = 10 * time.Millisecond
@@ -32,9 +36,10 @@ const (
 
 // Engine is the io_uring engine.
 type Engine struct {
-	cfg   models.Config
-	loops []*loop
-	next  atomic.Uint32 // round-robin loop choice for client sessions
+	cfg    models.Config
+	direct bool // receive mode "direct": single-shot recv into the RecvBuffer, no buffer ring
+	loops  []*loop
+	next   atomic.Uint32 // round-robin loop choice for client sessions
 
 	mu        sync.RWMutex
 	closed    bool
@@ -53,6 +58,13 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, services: map[*service]struct{}{}, closeDone: make(chan struct{})}
+	switch mode := os.Getenv(recvModeEnv); mode {
+	case "", "multishot":
+	case "direct":
+		e.direct = true
+	default:
+		return nil, fmt.Errorf("%w: %s=%q, want multishot or direct", models.ErrBadConfig, recvModeEnv, mode)
+	}
 	for i := range cfg.Loops {
 		l, err := startLoop(e, i)
 		if err != nil {
@@ -449,9 +461,10 @@ type session struct {
 	pending  int // requests in flight
 	rb       models.RecvBuffer
 	iov      [][]byte
-	pin      runtime.Pinner
-	msg      *unix.Msghdr // mmapped
-	iovs     []unix.Iovec // mmapped, len MaxGather
+	pin      runtime.Pinner // send chunks while a SENDMSG is in flight
+	rpin     runtime.Pinner // the RecvBuffer, in the direct receive mode
+	msg      *unix.Msghdr   // mmapped
+	iovs     []unix.Iovec   // mmapped, len MaxGather
 }
 
 var _ models.Session = (*session)(nil)
@@ -604,8 +617,10 @@ func (l *loop) init() error {
 	if l.ring, err = newRing(ringEntries); err != nil {
 		return err
 	}
-	if l.br, err = newBufRing(l.ring.fd, bufGroup, bufEntries, bufSize); err != nil {
-		return err
+	if !l.eng.direct {
+		if l.br, err = newBufRing(l.ring.fd, bufGroup, bufEntries, bufSize); err != nil {
+			return err
+		}
 	}
 	if l.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC); err != nil {
 		return fmt.Errorf("eventfd: %w", err)
@@ -667,7 +682,9 @@ func (l *loop) loop() {
 			panic(models.WrapOp(Name, "io_uring_enter", err)) // EBADF/EFAULT: a bug, not a load condition
 		}
 		l.reap()
-		l.br.publish()
+		if l.br != nil {
+			l.br.publish()
+		}
 	}
 }
 
@@ -905,6 +922,9 @@ func (l *loop) open(ss *session, fd int) {
 		ss.rb.Init(make([]byte, cfg.RecvBufferSize))
 	}
 	ss.rb.Reset()
+	if l.eng.direct {
+		ss.rpin.Pin(&ss.rb.Free()[0]) // the kernel writes into it; unpinned in finish
+	}
 	ss.sq.Reset(cfg.SendQueueLimit)
 	ss.fd = fd
 	ss.active, ss.closing, ss.draining, ss.sending, ss.pending = true, false, false, false, 0
@@ -923,6 +943,10 @@ func (l *loop) open(ss *session, fd int) {
 }
 
 func (l *loop) armRecv(ss *session) {
+	if l.eng.direct {
+		l.armRecvDirect(ss, true)
+		return
+	}
 	idx, rec := l.newOp(opRecv)
 	rec.ss = ss
 	ss.pending++
@@ -935,7 +959,58 @@ func (l *loop) armRecv(ss *session) {
 	s.userData = userData(opRecv, rec.gen, idx)
 }
 
+// armRecvDirect is the direct mode's single-shot recv into the RecvBuffer's free space.
+// pollFirst (IORING_RECVSEND_POLL_FIRST) skips the first, usually futile, attempt when the
+// last completion said the socket was drained (no IORING_CQE_F_SOCK_NONEMPTY).
+func (l *loop) armRecvDirect(ss *session, pollFirst bool) {
+	free := ss.rb.Free() // compaction is safe: no recv is in flight now
+	if len(free) == 0 {
+		ss.Kick(models.KickRecvBufferOverFull)
+		return
+	}
+	idx, rec := l.newOp(opRecv)
+	rec.ss = ss
+	ss.pending++
+	s := l.sqe()
+	s.opcode = opcRecv
+	s.fd = int32(ss.fd)
+	if pollFirst {
+		s.ioprio = recvPollFirst
+	}
+	s.addr = uint64(uintptr(unsafe.Pointer(&free[0])))
+	s.len = uint32(len(free))
+	s.userData = userData(opRecv, rec.gen, idx)
+}
+
+func (l *loop) onRecvDirect(idx uint32, ss *session, c cqe) {
+	l.freeOp(idx)
+	ss.pending--
+	switch {
+	case ss.closing || ss.Kicked():
+	case c.res > 0:
+		ss.rb.Commit(int(c.res))
+		ss.svc.counters.Read(int(c.res))
+		if k := ss.rb.Deliver(ss.svc.h, ss); k != models.KickNone {
+			ss.Kick(k)
+		} else if !ss.Kicked() {
+			l.armRecvDirect(ss, c.flags&cqeFSockNonEmpty == 0)
+		}
+	case c.res == 0:
+		ss.draining = true
+		if ss.sq.Idle() {
+			ss.Kick(models.KickRecv0)
+		}
+	default:
+		ss.Kick(models.KickRecvError)
+	}
+	l.maybeFinish(ss)
+}
+
 func (l *loop) onRecv(idx uint32, ss *session, c cqe, more bool) {
+	if l.eng.direct {
+		l.onRecvDirect(idx, ss, c)
+		return
+	}
 	if c.flags&cqeFBuffer != 0 {
 		bid := uint16(c.flags >> cqeBufferShift)
 		if c.res > 0 && !ss.closing && !ss.Kicked() {
@@ -1092,6 +1167,7 @@ func (l *loop) maybeFinish(ss *session) {
 	}
 	unix.Close(ss.fd)
 	ss.fd = -1
+	ss.rpin.Unpin()
 	s.h.OnDisconnect(ss, r)
 	s.counters.Disconnected(r)
 	ss.sq.Release()

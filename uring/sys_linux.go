@@ -76,6 +76,7 @@ const (
 	sqeBufferSelect = 1 << 5
 
 	acceptMultishot = 1 << 0 // sqe.ioprio of IORING_OP_ACCEPT
+	recvPollFirst   = 1 << 0 // sqe.ioprio of IORING_OP_RECV: IORING_RECVSEND_POLL_FIRST
 	recvMultishot   = 1 << 1 // sqe.ioprio of IORING_OP_RECV
 
 	cancelAll = 1 << 0 // IORING_ASYNC_CANCEL_ALL: every match, not only the first
@@ -85,9 +86,10 @@ const (
 
 // CQE flags (IORING_CQE_F_*).
 const (
-	cqeFBuffer     = 1 << 0
-	cqeFMore       = 1 << 1
-	cqeBufferShift = 16
+	cqeFBuffer       = 1 << 0
+	cqeFMore         = 1 << 1
+	cqeFSockNonEmpty = 1 << 2
+	cqeBufferShift   = 16
 )
 
 // SQ ring flags (IORING_SQ_*).

@@ -10,9 +10,17 @@ import (
 	"github.com/iobench/iobench/uring"
 )
 
-// TestConformance runs the shared contract suite; it skips with the reason where the backend
-// is unsupported (other systems, old kernels, io_uring disabled).
-func TestConformance(t *testing.T) { modeltest.Run(t, uring.Name) }
+// TestConformance runs the shared contract suite in both receive modes (see the package
+// doc); it skips with the reason where the backend is unsupported (other systems, old
+// kernels, io_uring disabled).
+func TestConformance(t *testing.T) {
+	for _, mode := range []string{"multishot", "direct"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv("IOBENCH_URING_RECV", mode)
+			modeltest.Run(t, uring.Name)
+		})
+	}
+}
 
 // TestRegistered checks the backend registers everywhere and, off Linux, refuses with
 // models.ErrUnsupported from both Available and New instead of being a nil stub.
