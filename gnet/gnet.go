@@ -315,6 +315,9 @@ type service struct {
 	// goroutines counts the adapter's own goroutines (dialers, redialers, side writers);
 	// Close waits for it to reach 0 together with the pool's live count.
 	goroutines atomic.Int64
+	// sideWriters and drains count side writers started (backpressure or half-close) and
+	// half-close drains handed to them: rare paths, counted so tests can see they ran.
+	sideWriters, drains atomic.Uint64
 
 	// SERVER: the gnet engine, delivered by OnBoot, and the end of gnet.Run.
 	booted  chan gnetv2.Engine

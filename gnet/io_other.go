@@ -83,6 +83,7 @@ func (ss *session) drainAfterEOF(gnetv2.Conn) bool {
 	if err != nil {
 		return false
 	}
+	ss.svc.drains.Add(1)
 	sw.mu.Lock()
 	sw.draining = true
 	sw.mu.Unlock()
@@ -125,6 +126,7 @@ func (ss *session) sideWriter() (*sideWriter, error) {
 	sw := &sideWriter{ss: ss, f: f, rc: rc, arm: make(chan struct{}, 1), quit: make(chan struct{})}
 	ss.AddRef()
 	ss.svc.goroutines.Add(1)
+	ss.svc.sideWriters.Add(1)
 	ss.side.Store(sw)
 	go sw.run()
 	if ss.Kicked() { // a Kick that ran before Store did not see sw

@@ -222,6 +222,9 @@ type service struct {
 	// goroutines counts the adapter's goroutines and tasks (dialers, redialers, flush tasks,
 	// side writers); Close waits for it to reach 0 with the pool's live count.
 	goroutines atomic.Int64
+	// sideWriters and drains count side writers started (backpressure or half-close) and
+	// half-close drains handed to them: rare paths, counted so tests can see they ran.
+	sideWriters, drains atomic.Uint64
 
 	evl       cnetpoll.EventLoop // SERVER
 	serveDone chan struct{}
@@ -675,6 +678,7 @@ func (ss *session) onClosed(cnetpoll.Connection) error {
 	case sw != nil:
 		// The writer hands its role to sw when it finds the fd closed (or already has); sw
 		// ends the session with KickRecv0 once the queue is empty.
+		ss.svc.drains.Add(1)
 		ss.draining.Store(true)
 		if ss.sq.Idle() {
 			ss.end(models.KickRecv0)
@@ -745,6 +749,7 @@ func (ss *session) newSideWriter() (*sideWriter, error) {
 	}
 	ss.holds.Add(1) // the caller's hold or the connection's keeps the count positive here
 	ss.svc.goroutines.Add(1)
+	ss.svc.sideWriters.Add(1)
 	go sw.run()
 	if ss.Kicked() { // a kick that ran before the CompareAndSwap did not see sw
 		sw.stop()
