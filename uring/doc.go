@@ -57,7 +57,8 @@
 // Close cancels every in-flight request (IORING_OP_ASYNC_CANCEL by fd, or every request of the
 // ring when a loop stops) and waits for their completions before closing descriptors and
 // unmapping memory. Post runs jobs on loop 0, FIFO; a job blocks loop 0's I/O while it runs,
-// as a PostQueuedCompletionStatus job blocks an IOCP thread.
+// as a PostQueuedCompletionStatus job blocks an IOCP thread. Callbacks and jobs run on the
+// loops, so they must not call Service.Close or Engine.Close (which wait for the loops).
 //
 // On other systems, and on kernels without the features above, the backend registers anyway
 // and Available/New return models.Unsupported with the missing feature.

@@ -577,6 +577,7 @@ type loop struct {
 	mu      sync.Mutex
 	inbox   []msg
 	spare   []msg
+	exited  bool // under mu: the loop is gone (its eventfd closed); posts are dropped
 
 	ops      []*opRec
 	freeOps  []uint32
@@ -609,6 +610,9 @@ func (l *loop) run(errc chan<- error) {
 	if err == nil {
 		l.loop()
 	}
+	l.mu.Lock()
+	l.exited = true
+	l.mu.Unlock()
 	l.free()
 }
 
@@ -650,10 +654,16 @@ func (l *loop) free() {
 
 // post queues m and wakes the loop if it is blocked. The loop publishes polling=true before
 // its last look at the inbox, so either it sees m or the poster sees polling and wakes it.
+// The eventfd write happens under mu, so it can never hit a descriptor the exiting loop has
+// closed (and the kernel may have reused). Only messages from stale session pointers can
+// arrive after the loop exited; they are dropped.
 func (l *loop) post(m msg) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.exited {
+		return
+	}
 	l.inbox = append(l.inbox, m)
-	l.mu.Unlock()
 	if l.polling.Load() && l.polling.CompareAndSwap(true, false) {
 		l.wakes.Add(1)
 		one := [8]byte{1}
