@@ -38,8 +38,12 @@ type session struct {
 	// its own call.
 	deferredSend, deferredRecv int
 	recvPosted                 bool
-	ring                       *sendRing
-	iov                        [][]byte
+	// desc is the RIO_BUF handed to RIOReceive/RIOSend. RIO reads it during the call only, but
+	// it lives in the (heap) session rather than on the goroutine stack, which may move while
+	// Go code runs inside the call (the test emulator's callbacks do exactly that).
+	desc rioBuf
+	ring *sendRing
+	iov  [][]byte
 
 	sl       slice
 	hasSlice bool
@@ -167,10 +171,10 @@ func (ss *session) postRecv() {
 		ss.Kick(models.KickRecvBufferOverFull)
 		return
 	}
-	b := ss.sl.recvBuf(free)
+	ss.desc = ss.sl.recvBuf(free)
 	flags := ss.lp.batch.decide(ss.key, ss.deferredSend+ss.deferredRecv)
 	ss.AddRef()
-	if err := rioReceive(ss.rq, &b, flags, ctxRecv); err != nil {
+	if err := rioReceive(ss.rq, &ss.desc, flags, ctxRecv); err != nil {
 		ss.ReleaseRef() // the caller's reference keeps the count above 0
 		ss.mu.Unlock()
 		ss.Kick(models.KickRecvError)
@@ -276,10 +280,10 @@ func (ss *session) pump() {
 // (WSAENOBUFS) goes back to the front of the overflow queue while another send is
 // outstanding, whose completion posts it; any other failure is the session's end.
 func (ss *session) postSend(part, n int) bool {
-	b := ss.sl.sendBuf(&ss.svc.e.lay, part, n)
+	ss.desc = ss.sl.sendBuf(&ss.svc.e.lay, part, n)
 	flags := ss.lp.batch.decide(ss.key, ss.deferredSend+ss.deferredRecv)
 	ss.AddRef()
-	if err := rioSend(ss.rq, &b, flags, ctxSend0+uint64(part)); err != nil {
+	if err := rioSend(ss.rq, &ss.desc, flags, ctxSend0+uint64(part)); err != nil {
 		ss.ring.failed(part)
 		ss.ReleaseRef()
 		return err == errWSAENOBUFS && ss.ring.outstanding() > 0

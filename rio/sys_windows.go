@@ -95,6 +95,12 @@ func probe() error {
 		}
 	}
 	rioFuncs.t = t
+	// The test RQ goes on a bound socket (the engine's RQs go on connected ones; binding keeps
+	// the probe away from a socket still "being initialized", which RIOCreateRequestQueue
+	// refuses with WSAEINVAL).
+	if err := windows.Bind(s, &windows.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return unsupported("bind(127.0.0.1:0)", err)
+	}
 	cq, err := rioCreateCompletionQueue(8, nil) // polling mode: the probe never waits
 	if err != nil {
 		return unsupported("RIOCreateCompletionQueue", err)
