@@ -101,15 +101,18 @@ type LoadConfig struct {
 // LoadResult is what one load measured. Latency and message counts cover the window only;
 // Verify covers the whole load (warm-up and drain included).
 type LoadResult struct {
-	Config    LoadConfig
-	Window    time.Duration
-	Msgs      uint64 // messages completed in the window (broadcast: delivered)
-	Bytes     uint64 // their bytes
-	Hist      *hdrhistogram.Histogram
-	Verify    results.Verify
-	Errors    uint64        // connect failures and unexpected disconnects
-	ClientCPU time.Duration // CPU of this process (user+sys) over the window; <0 unknown
-	Connected uint64        // connections that came up
+	Config LoadConfig
+	Window time.Duration
+	Msgs   uint64 // messages completed in the window (broadcast: delivered)
+	Bytes  uint64 // their bytes
+	// Heartbeats are the idle connections' heartbeat replies in the window: not in Msgs, but
+	// work the server and the client did, so the per-message costs divide by Msgs+Heartbeats.
+	Heartbeats uint64
+	Hist       *hdrhistogram.Histogram
+	Verify     results.Verify
+	Errors     uint64        // connect failures and unexpected disconnects
+	ClientCPU  time.Duration // CPU of this process (user+sys) over the window; <0 unknown
+	Connected  uint64        // connections that came up
 	// PacerLag is the largest delay between a message's intended send time and the moment the
 	// open-loop pacer sent it: a load generator that falls behind inflates the latencies it
 	// reports (they stay honest, measured from the intended time, but the delay is the
@@ -145,7 +148,7 @@ func (r *LoadResult) Figures() results.Figures {
 			Max: results.Val(float64(r.Hist.Max()))}
 	}
 	if r.ClientCPU >= 0 && r.Msgs > 0 {
-		f.Client = &results.ClientMetrics{CPUNsPerMsg: results.Val(float64(r.ClientCPU) / float64(r.Msgs))}
+		f.Client = &results.ClientMetrics{CPUNsPerMsg: results.Val(float64(r.ClientCPU) / float64(r.Msgs+r.Heartbeats))}
 	} else {
 		f.Client = &results.ClientMetrics{}
 	}
@@ -221,10 +224,11 @@ func nowNs() int64 { return int64(time.Since(clockBase)) }
 // shard is one worker's histogram and window counters (the "per worker" HDR histogram: each
 // connection belongs to one shard; shards are merged at the end).
 type shard struct {
-	mu    sync.Mutex
-	hist  *hdrhistogram.Histogram
-	msgs  uint64
-	bytes uint64
+	mu         sync.Mutex
+	hist       *hdrhistogram.Histogram
+	msgs       uint64
+	bytes      uint64
+	heartbeats uint64
 }
 
 // newHist covers 1 ns .. 100 s at 3 significant digits.
@@ -431,6 +435,7 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 		merged.Merge(s.hist)
 		res.Msgs += s.msgs
 		res.Bytes += s.bytes
+		res.Heartbeats += s.heartbeats
 		s.mu.Unlock()
 	}
 	res.Hist = merged
@@ -568,16 +573,30 @@ func (g *loadGen) pace(start int64, stop <-chan struct{}) {
 	}
 }
 
+// heartbeats sends one heartbeat per idle connection every Heartbeat, spread evenly over the
+// interval (in up to 100 groups) so they do not arrive as one burst.
 func (g *loadGen) heartbeats(stop <-chan struct{}) {
-	t := time.NewTicker(g.cfg.Heartbeat)
+	var idle []*conn
+	for _, c := range g.conns {
+		if c.role == RoleIdle {
+			idle = append(idle, c)
+		}
+	}
+	groups := min(len(idle), 100)
+	if groups == 0 {
+		return
+	}
+	t := time.NewTicker(g.cfg.Heartbeat / time.Duration(groups))
 	defer t.Stop()
-	for {
-		for _, c := range g.conns {
-			if c.role == RoleIdle && !g.stop.Load() {
-				c.mu.Lock()
-				c.sendOne(nowNs())
-				c.mu.Unlock()
+	for k := 0; ; k = (k + 1) % groups {
+		for i := k; i < len(idle); i += groups {
+			if g.stop.Load() {
+				return
 			}
+			c := idle[i]
+			c.mu.Lock()
+			c.sendOne(nowNs())
+			c.mu.Unlock()
 		}
 		select {
 		case <-stop:
@@ -728,7 +747,8 @@ func (c *conn) onRecv(w []byte) int {
 		}
 		switch c.role {
 		case RoleIdle:
-			continue // heartbeats: verified, not measured
+			c.countHeartbeat(now) // verified, counted apart from the measured messages
+			continue
 		case RoleOneShot:
 			from := c.oneShotT
 			if e := g.epoch.Load(); e > 0 {
@@ -751,6 +771,16 @@ func (c *conn) onRecv(w []byte) int {
 		}
 	}
 	return off
+}
+
+// countHeartbeat counts a heartbeat reply received at now if inside the window.
+func (c *conn) countHeartbeat(now int64) {
+	if now < c.g.winFrom.Load() || now >= c.g.winTo.Load() {
+		return
+	}
+	c.sh.mu.Lock()
+	c.sh.heartbeats++
+	c.sh.mu.Unlock()
 }
 
 // count records a completed message received at now with latency lat (<0: none) if now is

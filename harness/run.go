@@ -35,6 +35,8 @@ type RunConfig struct {
 	Exe               string // iobench binary for the servers (default os.Executable)
 	// Duration and Warmup, when non-zero, override every workload's.
 	Duration, Warmup time.Duration
+	// SLO, when non-zero, overrides the sweep's p99 objective.
+	SLO time.Duration
 }
 
 // Saturation is the CPU share (of the cores a process is pinned to) at which the bottleneck
@@ -79,6 +81,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&c.NoReport, "no-report", false, "do not write the HTML report")
 	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up")
+	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -133,7 +136,7 @@ func contains(list []string, s string) bool {
 // Run runs the workloads on the backends and writes the results folder. It returns the run
 // and an error with exit code 1 if any measurement failed (verification, server crash).
 func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.Run, error) {
-	if c.Reps < 0 || c.Loops < 0 || c.GOMAXPROCS < 0 || c.Duration < 0 || c.Warmup < 0 {
+	if c.Reps < 0 || c.Loops < 0 || c.GOMAXPROCS < 0 || c.Duration < 0 || c.Warmup < 0 || c.SLO < 0 {
 		return nil, cli.Usagef("negative --reps, --loops, --gomaxprocs, --duration or --warmup")
 	}
 	if c.Suite == "" {
@@ -381,6 +384,9 @@ func (r *runner) serveArgs(backend string, w Workload, addr string) []string {
 	if w.Room > 0 {
 		a = append(a, "--room", itoa(w.Room))
 	}
+	if w.Conns > models.DefaultPoolSize {
+		a = append(a, "--pool", itoa(w.Conns))
+	}
 	if w.Size+64 > models.DefaultRecvBufferSize {
 		rb := 2 * w.Size
 		a = append(a, "--recv-buffer", itoa(rb), "--max-frame", itoa(rb))
@@ -414,6 +420,9 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 	}
 	if r.cfg.Warmup > 0 {
 		w.Warmup = r.cfg.Warmup
+	}
+	if r.cfg.SLO > 0 {
+		w.SLO = r.cfg.SLO
 	}
 	m := measured{rep: results.Rep{Index: rep}}
 	fail := func(err error) measured {
@@ -548,7 +557,7 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		f.Server = nil
 		f.Bottleneck = results.BottleneckUnknown
 	} else if s0.CPUOK && s1.CPUOK && res.Msgs > 0 {
-		msgs := float64(res.Msgs)
+		msgs := float64(res.Msgs + res.Heartbeats) // every message the server handled
 		sm := &results.ServerMetrics{}
 		wall := s1.At.Sub(s0.At)
 		scpu := s1.CPU - s0.CPU
@@ -595,7 +604,7 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		}
 		notes = append(notes, "msgs/s = connections per second (connect, one exchange, close); latency = connect to reply")
 	case results.ScenarioIdle:
-		notes = append(notes, fmt.Sprintf("%d idle connections (heartbeat 1 s) and %d active; rss_bytes_per_conn over all %d; latency and msgs of the active ones", w.Idle, w.Conns-w.Idle, w.Conns))
+		notes = append(notes, fmt.Sprintf("%d idle connections (heartbeat every 1 s, spread) and %d active; rss_bytes_per_conn over all %d; msgs/s and latency of the active ones; per-message costs over active messages + heartbeats", w.Idle, w.Conns-w.Idle, w.Conns))
 	case results.ScenarioBroadcast:
 		notes = append(notes, fmt.Sprintf("rooms of %d; msgs/s counts delivered messages; latency = sender's own copy", w.Room))
 	}

@@ -72,7 +72,7 @@ var Suites = map[string][]Workload{
 		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 50, Size: 64, Warmup: time.Second, Duration: 5 * time.Second},
 		{Scenario: results.ScenarioBulk, App: "echo", Proto: proto.Echo, Conns: 8, Size: 64 << 10, Depth: 2, Warmup: time.Second, Duration: 5 * time.Second},
 		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 200, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
-		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, StartRate: 10000, SLO: time.Millisecond, Warmup: 300 * time.Millisecond, Duration: time.Second, Reps: 1},
+		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, StartRate: 1000, SLO: 5 * time.Millisecond, Warmup: 300 * time.Millisecond, Duration: time.Second, Reps: 1},
 	},
 }
 

@@ -15,11 +15,11 @@ import (
 func (r *runner) sweep(ctx context.Context, srv *serverProc, w Workload) (*results.Sweep, results.Figures, error) {
 	slo := w.SLO
 	if slo <= 0 {
-		slo = time.Millisecond
+		slo = 5 * time.Millisecond
 	}
 	rate := w.StartRate
 	if rate <= 0 {
-		rate = 10000
+		rate = 1000
 	}
 	sw := &results.Sweep{SLONs: float64(slo)}
 	var best results.Figures
