@@ -51,13 +51,13 @@ func PrintSummary(w io.Writer, run *results.Run) {
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n== %s (client backend %s)\n", g.key, g.rows[0].ClientBackend)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "backend\tmsgs/s\tp50\tp99\tp99.9\tserver ns/msg\tsyscalls/msg\tctxsw/msg\tRSS/conn\tclient ns/msg\tbottleneck\t")
+		fmt.Fprintln(tw, "backend\tmsgs/s\tMB/s\tp50\tp99\tp99.9\tserver ns/msg\tsyscalls/msg\tctxsw/msg\tRSS/conn\tclient ns/msg\tbottleneck\t")
 		for _, r := range g.rows {
 			if r.Skipped != "" {
 				continue // listed under the table
 			}
 			if r.Reps == 0 || (r.MsgsPerSec == nil && r.Error != "") {
-				fmt.Fprintf(tw, "%s\tFAILED: %s\t\t\t\t\t\t\t\t\t\t\n", r.Backend, oneLine(r.Error))
+				fmt.Fprintf(tw, "%s\tFAILED: %s\t\t\t\t\t\t\t\t\t\t\t\n", r.Backend, oneLine(r.Error))
 				continue
 			}
 			tput := withRange(r.MsgsPerSec, spr(r.Spread, func(s *results.Spread) *results.Range { return s.MsgsPerSec }), 0)
@@ -86,7 +86,7 @@ func PrintSummary(w io.Writer, run *results.Run) {
 			if r.Error != "" {
 				status += " FAILED: " + oneLine(r.Error)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Backend, tput,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Backend, tput, fmtNum(r.MBPerSec, 1),
 				fmtNs(p50), fmtNs(p99), fmtNs(p999),
 				withRange(cpu, spr(r.Spread, func(s *results.Spread) *results.Range { return s.ServerCPUNsPerMsg }), 0),
 				withRange(sys, spr(r.Spread, func(s *results.Spread) *results.Range { return s.SyscallsPerMsg }), 2),
