@@ -1,8 +1,10 @@
 package epoll
 
 import (
+	"bytes"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -14,8 +16,8 @@ import (
 // available: epoll exists on every Linux kernel Go supports.
 func available() error { return nil }
 
-// Engine is the epoll engine: Config.Loops event loops, each a goroutine locked to its OS
-// thread with its own epoll instance and eventfd.
+// Engine is the epoll engine: Config.Loops event loops, each a goroutine with its own epoll
+// instance and eventfd.
 type Engine struct {
 	cfg    models.Config
 	loops  []*loop
@@ -68,17 +70,32 @@ func (e *Engine) Post(job func()) error {
 	return e.loops[0].post(task{kind: taskFunc, fn: job})
 }
 
-// onLoop reports whether the caller runs on one of the engine's loop threads (each loop
-// goroutine is locked to its thread, so its thread id identifies it). Only the rare, blocking
-// calls (Close, Connect) ask: they must not wait for a loop from that loop.
+// onLoop reports whether the caller is one of the engine's loop goroutines. Only the rare,
+// blocking calls (Close, Connect) ask: they must not wait for a loop from that loop.
 func (e *Engine) onLoop() bool {
-	tid := int32(unix.Gettid())
+	id := goid()
 	for _, l := range e.loops {
-		if l.tid.Load() == tid {
+		if l.goid.Load() == id {
 			return true
 		}
 	}
 	return false
+}
+
+// goid is the calling goroutine's id, parsed from its stack header ("goroutine 42 [...").
+// It costs a microsecond and is only used by onLoop.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	var id uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
 }
 
 // service returns the service with id, or nil.
