@@ -40,10 +40,12 @@
 // depth 1 and 0.07–0.14 at depth 8 with 64-byte messages, 7–10 µs server CPU per message at
 // depth 1 either way, and no consistent difference with 16 KiB messages. With the harness
 // (iobench serve --backend uring, iobench load --conns 100 --size 64, gnet client) the default
-// mode made 0.30 syscalls/msg at depth 1 and 0.041 at depth 8, counted with perf stat
-// raw_syscalls:sys_enter on the server; the Go runtime's own futex/nanosleep calls around the
-// blocking io_uring_enter are about a third of those. The harness can compare the modes by
-// running the server with each value.
+// mode made 0.21–0.30 syscalls/msg at depth 1 and 0.041–0.043 at depth 8, counted with perf
+// stat raw_syscalls:sys_enter on the server (the Go runtime's own futex/nanosleep calls
+// around the blocking io_uring_enter are about a third of those); the direct mode made
+// 0.25–0.71 at depth 1 (bimodal across runs) and 0.047 at depth 8. That spread is the other
+// reason multishot stays the default. The harness can compare the modes by running the
+// server with each value.
 //
 // Send: models.SendQueue; the loop takes Peek views into the session's iovec array (mmapped
 // memory, stable until the CQE), pins the chunks with runtime.Pinner, submits one
