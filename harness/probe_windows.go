@@ -21,8 +21,9 @@ func processCPU(h windows.Handle) (time.Duration, error) {
 
 func selfCPU() (time.Duration, error) { return processCPU(windows.CurrentProcess()) }
 
-// sampleProc reads the process times (GetProcessTimes). Context switches and memory are n/a
-// on Windows in this version.
+// sampleProc reads the process times (GetProcessTimes) and the working set
+// (GetProcessMemoryInfo: WorkingSetSize as RSS, PeakWorkingSetSize as the peak). Context
+// switches are n/a on Windows.
 func sampleProc(pid int) (procSample, error) {
 	s := procSample{At: time.Now(), CPUUnits: 100 * time.Nanosecond}
 	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
@@ -32,6 +33,10 @@ func sampleProc(pid int) (procSample, error) {
 	defer windows.CloseHandle(h)
 	if d, err := processCPU(h); err == nil {
 		s.CPU, s.CPUOK = d, true
+	}
+	var mc processMemoryCounters
+	if err := getProcessMemoryInfo(h, &mc); err == nil {
+		s.RSS, s.HWM, s.MemOK = uint64(mc.WorkingSetSize), uint64(mc.PeakWorkingSetSize), true
 	}
 	return s, nil
 }
