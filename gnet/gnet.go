@@ -7,7 +7,10 @@
 //
 // A SERVER service is one gnet engine (gnet.Run): a main reactor that accepts and hands each
 // connection round-robin to one of Config.Loops sub-reactor loops (WithNumEventLoop,
-// WithMulticore when Loops > 1, level-triggered, no LockOSThread, no ticker). A CLIENT
+// WithMulticore when Loops > 1, level-triggered, no ticker). gnet's defaults are kept where
+// the contract says nothing: loops are not locked to OS threads (the raw epoll backend locks
+// its own), and SO_REUSEPORT per-loop listeners are not used because gnet binds each extra
+// loop's listener to the configured address again, which for port 0 is a different port. A CLIENT
 // service is one gnet.Client with Config.Loops loops; each connection is dialled with Go net
 // (net.Dialer, so Service.Close can cancel it) and handed to the client with EnrollContext,
 // which dups the fd into the loop (dup+close+epoll_ctl per connect, on the connect path only).
@@ -65,6 +68,18 @@
 // A wake from another goroutine goes through gnet's task queue (Conn.Wake), which allocates a
 // closure and a queue node per wake; a Send made inside the session's own callbacks (echo,
 // request/response) wakes nothing and allocates nothing.
+//
+// # Windows
+//
+// gnet's Windows build is not an I/O model: an accept goroutine and one reader goroutine per
+// connection (from gnet's global ants pool) feed each loop's channel, and writes are blocking
+// Go net writes made on the loop (Conn.Writev, which concatenates the buffers into a pooled
+// buffer first: one extra copy). So there is no backpressure wait (a slow peer stalls its
+// loop) and a half-close drain is a blocking write in OnClose. Under Wine 8 the conformance
+// suite passes except close_in_flight: connections gnet accepted but had not yet opened (their
+// open message still queued behind reads in the loop's channel) are neither opened nor
+// closed when the engine stops, so their peers never see the close, and the pool's reader
+// goroutines outlive Close. These are gnet's Windows internals; the Note says "development mode".
 //
 // # Close
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -89,8 +90,9 @@ func TestBackpressure(t *testing.T) {
 		t.Fatal("echo after backpressure differs")
 	}
 	modeltest.RoundTrip(t, c, []byte("after backpressure"))
-	if n := svc.sideWriters.Load(); n != 1 {
-		t.Errorf("side writers started = %d, want 1 (the writer never parked?)", n)
+	// On Windows gnet's writes block on the loop (development mode): no side writer.
+	if n, want := svc.sideWriters.Load(), uint64(1); runtime.GOOS != "windows" && n != want {
+		t.Errorf("side writers started = %d, want %d (the writer never parked?)", n, want)
 	}
 	if st := svc.Stats(); st.BytesSent != uint64(len(data))+18 {
 		t.Errorf("BytesSent = %d, want %d", st.BytesSent, len(data)+18)
@@ -115,8 +117,11 @@ func TestHalfCloseDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Read only once the server has seen the EOF with the echo still queued, so the drain
-	// path is what delivers it.
-	modeltest.WaitFor(t, "the half-close drain to start", func() bool { return svc.drains.Load() == 1 })
+	// path is what delivers it. (Not on Windows: there gnet's loop blocks in the write until
+	// this peer reads, so it cannot see the EOF first.)
+	if runtime.GOOS != "windows" {
+		modeltest.WaitFor(t, "the half-close drain to start", func() bool { return svc.drains.Load() == 1 })
+	}
 	got, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatalf("read until EOF: %v (got %d bytes)", err, len(got))

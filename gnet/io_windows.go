@@ -51,6 +51,7 @@ func (ss *session) park() {
 // drainAfterEOF writes the queue out synchronously in OnClose (gnet closes the Go net conn
 // after OnClose returns); the caller then ends the session with KickRecv0.
 func (ss *session) drainAfterEOF(c gnetv2.Conn) bool {
+	ss.svc.drains.Add(1)
 	ss.inLoop.Store(true)
 	ss.parked = false
 	ss.flush()
