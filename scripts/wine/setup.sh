@@ -12,6 +12,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v "$IOBENCH_WINE" >/dev/null 2>&1 || { echo "setup.sh: $IOBENCH_WINE not found (apt-get install wine64)" >&2; exit 1; }
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || { echo "setup.sh: x86_64-w64-mingw32-gcc not found (apt-get install gcc-mingw-w64-x86-64)" >&2; exit 1; }
 
+# One setup at a time per prefix (test.sh and other Wine scripts may start together).
+mkdir -p "$(dirname "$WINEPREFIX")"
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$WINEPREFIX.lock"
+	flock 9
+fi
+
 sys32="$WINEPREFIX/drive_c/windows/system32"
 if [ ! -f "$WINEPREFIX/system.reg" ] || [ ! -d "$sys32" ]; then
 	echo "setup.sh: creating Wine prefix $WINEPREFIX" >&2
