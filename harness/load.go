@@ -108,11 +108,14 @@ type LoadResult struct {
 	// Heartbeats are the idle connections' heartbeat replies in the window: not in Msgs, but
 	// work the server and the client did, so the per-message costs divide by Msgs+Heartbeats.
 	Heartbeats uint64
-	Hist       *hdrhistogram.Histogram
-	Verify     results.Verify
-	Errors     uint64        // connect failures and unexpected disconnects
-	ClientCPU  time.Duration // CPU of this process (user+sys) over the window; <0 unknown
-	Connected  uint64        // connections that came up
+	// Intervals (open loop) are the window's latency histograms per TimelineInterval, with
+	// StartTimeMs/EndTimeMs set (wall clock).
+	Intervals []*hdrhistogram.Histogram
+	Hist      *hdrhistogram.Histogram
+	Verify    results.Verify
+	Errors    uint64        // connect failures and unexpected disconnects
+	ClientCPU time.Duration // CPU of this process (user+sys) over the window; <0 unknown
+	Connected uint64        // connections that came up
 	// PacerLag is the largest delay between a message's intended send time and the moment the
 	// open-loop pacer sent it: a load generator that falls behind inflates the latencies it
 	// reports (they stay honest, measured from the intended time, but the delay is the
@@ -231,6 +234,15 @@ type shard struct {
 	heartbeats uint64
 }
 
+// intervalHist is one interval's histogram, shared by every connection (its own lock).
+type intervalHist struct {
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram
+}
+
+// TimelineInterval is the length of the open-loop latency timeline's intervals.
+const TimelineInterval = 100 * time.Millisecond
+
 // newHist covers 1 ns .. 100 s at 3 significant digits.
 func newHist() *hdrhistogram.Histogram { return results.NewLatencyHistogram() }
 
@@ -247,8 +259,13 @@ type loadGen struct {
 	nextSrc                                       atomic.Uint32 // one-shot connections
 	epoch                                         atomic.Int64  // see LoadConfig.DuringWindow
 	pacerLag                                      atomic.Int64  // ns, max over the window
-	firstErr                                      atomic.Pointer[string]
-	deliveries                                    uint64 // replies expected per message sent
+	// Open loop only: latency per TimelineInterval of the window, for the latency-over-time
+	// view (a stall shows as a spike) and the HDR interval log.
+	intervals    []*intervalHist
+	intervalNs   int64
+	windowWallMs int64
+	firstErr     atomic.Pointer[string]
+	deliveries   uint64 // replies expected per message sent
 }
 
 // conn is one connection's state. mu serialises the send side (pacer or OnRecv) with the
@@ -395,6 +412,15 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 		}
 		cpu0, cpuErr := selfCPU()
 		t0 := nowNs()
+		if cfg.Rate > 0 {
+			n := int(cfg.Duration/TimelineInterval) + 2
+			g.intervalNs = int64(TimelineInterval)
+			g.windowWallMs = time.Now().UnixMilli()
+			g.intervals = make([]*intervalHist, n)
+			for i := range g.intervals {
+				g.intervals[i] = &intervalHist{h: newHist()}
+			}
+		}
 		g.winFrom.Store(t0)
 		if cfg.DuringWindow != nil {
 			bg.Add(1)
@@ -439,6 +465,18 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 		s.mu.Unlock()
 	}
 	res.Hist = merged
+	for i, ih := range g.intervals {
+		from := time.Duration(int64(i) * g.intervalNs)
+		if from >= res.Window {
+			break
+		}
+		ih.mu.Lock()
+		h := ih.h
+		ih.mu.Unlock()
+		h.SetStartTimeMs(g.windowWallMs + from.Milliseconds())
+		h.SetEndTimeMs(g.windowWallMs + min(from+time.Duration(g.intervalNs), res.Window).Milliseconds())
+		res.Intervals = append(res.Intervals, h)
+	}
 	res.Verify = results.Verify{
 		Sent: g.sent.Load(), Received: g.recv.Load(), Lost: lost,
 		Corrupt: g.corrupt.Load(), Reordered: g.reordered.Load(), Duplicated: g.dup.Load(),
@@ -788,6 +826,14 @@ func (c *conn) countHeartbeat(now int64) {
 func (c *conn) count(now, lat int64, n int) {
 	if now < c.g.winFrom.Load() || now >= c.g.winTo.Load() {
 		return
+	}
+	if lat >= 0 && len(c.g.intervals) > 0 {
+		if i := (now - c.g.winFrom.Load()) / c.g.intervalNs; i < int64(len(c.g.intervals)) {
+			ih := c.g.intervals[i]
+			ih.mu.Lock()
+			ih.h.RecordValue(min(max(lat, 1), ih.h.HighestTrackableValue()))
+			ih.mu.Unlock()
+		}
 	}
 	sh := c.sh
 	sh.mu.Lock()

@@ -197,6 +197,17 @@ func TestOpenLoopSeesServerStalls(t *testing.T) {
 	if po < int64(stall/2) || fo < 0.10 {
 		t.Fatalf("open loop did not see the stalls: p99 %v, %.1f%% >= 10ms", time.Duration(po), fo*100)
 	}
+	// The open-loop timeline shows the stalls: some 100 ms interval holds a reply >= stall/2.
+	if len(ro.Intervals) < 5 {
+		t.Fatalf("%d timeline intervals for a 1 s window", len(ro.Intervals))
+	}
+	var worst int64
+	for _, h := range ro.Intervals {
+		worst = max(worst, h.Max())
+	}
+	if worst < int64(stall/2) {
+		t.Fatalf("no timeline interval shows the stall: worst max %v", time.Duration(worst))
+	}
 	// Closed loop: at most conns messages per stall wait; the share is several times smaller.
 	if fc*3 > fo {
 		t.Fatalf("closed loop share of slow replies %.1f%% not far below open loop's %.1f%%", fc*100, fo*100)

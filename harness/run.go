@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -211,6 +212,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	var failed []string
 	for _, w := range c.Workloads {
 		res := make(map[string]*results.Result, len(run))
+		timelines := make(map[string][][]results.TimelinePoint, len(run))
 		for _, b := range run {
 			res[b] = r.newResult(b, w)
 		}
@@ -226,6 +228,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 				if rp.sweep != nil {
 					res[b].Sweep = rp.sweep
 				}
+				timelines[b] = append(timelines[b], rp.timeline)
 				fmt.Fprintf(stderr, "[%d/%d] %s %s rep %d/%d: %s (%.1fs)\n", step, total, b, w.Name(),
 					rep+1, r.reps(w), repLine(&rp.rep), time.Since(t0).Seconds())
 			}
@@ -233,6 +236,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 		for _, b := range run {
 			rr := res[b]
 			results.Summarize(rr)
+			rr.LatencyTimeline = medianTimeline(rr, timelines[b])
 			for _, rep := range rr.Repetitions {
 				if rep.Error != "" {
 					rr.Error = fmt.Sprintf("repetition %d: %s", rep.Index, rep.Error)
@@ -409,8 +413,9 @@ func (r *runner) startServer(ctx context.Context, backend string, w Workload, ad
 }
 
 type measured struct {
-	rep   results.Rep
-	sweep *results.Sweep
+	rep      results.Rep
+	sweep    *results.Sweep
+	timeline []results.TimelinePoint // open loop
 }
 
 // measure runs one repetition of w on backend with a fresh server.
@@ -543,6 +548,9 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 	if hp, herr := r.writeHDR(backend, w, rep, res); herr == nil {
 		m.rep.HDRLog = hp
 	}
+	if len(res.Intervals) > 0 {
+		m.timeline = results.TimelineFromIntervals(res.Intervals[0].StartTimeMs(), res.Intervals)
+	}
 	var notes []string
 	if f.Note != "" {
 		notes = append(notes, f.Note)
@@ -631,12 +639,36 @@ func (r *runner) writeHDR(backend string, w Workload, rep int, res *LoadResult) 
 	}
 	name := fmt.Sprintf("%s-%s-c%d-s%d-d%d-r%g-rep%d.hlog", backend, w.Scenario, w.Conns, w.Size, w.Depth, w.Rate, rep)
 	rel := filepath.Join("hdr", name)
-	h := res.Hist
-	end := time.Now()
-	h.SetStartTimeMs(end.Add(-res.Window).UnixMilli())
-	h.SetEndTimeMs(end.UnixMilli())
-	if err := results.WriteHDRLogFile(filepath.Join(r.cfg.Out, rel), h.StartTimeMs(), []*hdrhistogram.Histogram{h}); err != nil {
+	intervals := res.Intervals // open loop: one histogram per TimelineInterval
+	if len(intervals) == 0 {
+		h := res.Hist
+		end := time.Now()
+		h.SetStartTimeMs(end.Add(-res.Window).UnixMilli())
+		h.SetEndTimeMs(end.UnixMilli())
+		intervals = []*hdrhistogram.Histogram{h}
+	}
+	if err := results.WriteHDRLogFile(filepath.Join(r.cfg.Out, rel), intervals[0].StartTimeMs(), intervals); err != nil {
 		return "", err
 	}
 	return filepath.ToSlash(rel), nil
+}
+
+// medianTimeline is the latency timeline of the repetition whose p99 is the median (open
+// loop only; nil otherwise).
+func medianTimeline(r *results.Result, tls [][]results.TimelinePoint) []results.TimelinePoint {
+	type cand struct {
+		p99 float64
+		tl  []results.TimelinePoint
+	}
+	var cs []cand
+	for i, rep := range r.Repetitions {
+		if i < len(tls) && len(tls[i]) > 0 && rep.Error == "" && rep.Latency != nil && rep.Latency.P99 != nil {
+			cs = append(cs, cand{*rep.Latency.P99, tls[i]})
+		}
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].p99 < cs[j].p99 })
+	return cs[(len(cs)-1)/2].tl
 }

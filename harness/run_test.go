@@ -33,6 +33,7 @@ func TestRunSmallSuite(t *testing.T) {
 	ms := 300 * time.Millisecond
 	wls := []Workload{
 		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 10, Size: 64, Depth: 1, Warmup: 100 * time.Millisecond, Duration: ms},
+		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 4, Size: 64, Rate: 2000, Warmup: 100 * time.Millisecond, Duration: ms},
 		{Scenario: results.ScenarioPipelined, App: "framed", Proto: proto.Framed, Conns: 4, Size: 64, Depth: 8, Warmup: 100 * time.Millisecond, Duration: ms},
 		{Scenario: results.ScenarioBroadcast, App: "broadcast", Proto: proto.Framed, Conns: 8, Size: 64, Depth: 1, Room: 4, Warmup: 100 * time.Millisecond, Duration: ms},
 		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 50, Idle: 45, Size: 64, Depth: 1, Warmup: 100 * time.Millisecond, Duration: ms},
@@ -87,6 +88,9 @@ func TestRunSmallSuite(t *testing.T) {
 		}
 		if r.Bottleneck == "" {
 			t.Errorf("%s: no bottleneck verdict", name)
+		}
+		if r.Mode == results.ModeOpen && r.Scenario != results.ScenarioSweep && len(r.LatencyTimeline) == 0 {
+			t.Errorf("%s: open loop without a latency timeline", name)
 		}
 		switch r.Scenario {
 		case results.ScenarioReconnect:
