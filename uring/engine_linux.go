@@ -206,7 +206,11 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	s, err := e.newService(opt, h, raddr, nil)
+	s, err := e.newService(opt, h, raddr, func(s *service) {
+		// One token per connection: attempt → session → reconnect timer → ...; taken before
+		// the service is visible to Engine.Close.
+		s.wg.Add(opt.Conns)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +221,6 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	)
 	for range opt.Conns {
 		first.Add(1)
-		s.wg.Add(1) // the connection's token: attempt → session → reconnect timer → ...
 		att := &attempt{svc: s, first: func(err error) {
 			if err == nil {
 				ok.Add(1)
