@@ -412,7 +412,7 @@ func timelineChart(k results.Key, ss []series) *chart {
 	bottom := mk("max per interval (stalls, GC pauses)", "max latency per interval")
 	any := false
 	for _, s := range ss {
-		tl := s.entry.Result.LatencyTimeline
+		tl := timelineOf(s)
 		if len(tl) == 0 {
 			continue
 		}
@@ -440,6 +440,32 @@ func timelineChart(k results.Key, ss []series) *chart {
 	c := &chart{name: "latency-timeline-" + slug(k), caption: "Latency over time, " + k.String(),
 		plots: [][]*plot.Plot{{top}, {bottom}}, w: 900, h: 720}
 	return c.legendOutside(top, 260)
+}
+
+// timelineOf is the result's recorded timeline, or one derived from its HDR log when that
+// holds several intervals.
+func timelineOf(s series) []results.TimelinePoint {
+	r := s.entry.Result
+	if len(r.LatencyTimeline) > 0 {
+		return r.LatencyTimeline
+	}
+	rel := r.HDRLog
+	if rel == "" {
+		for _, rep := range r.Repetitions {
+			if rep.HDRLog != "" {
+				rel = rep.HDRLog
+				break
+			}
+		}
+	}
+	if rel == "" {
+		return nil
+	}
+	hs, err := results.ReadHDRLogFile(s.entry.HDRPath(rel))
+	if err != nil || len(hs) < 2 {
+		return nil
+	}
+	return results.TimelineFromIntervals(hs[0].StartTimeMs(), hs)
 }
 
 // rssChart: RSS per connection against connection count, one line per (host, backend),

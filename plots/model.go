@@ -47,7 +47,7 @@ func (r *report) label(e results.Entry) string {
 	if !r.multiHost {
 		return e.Result.Backend
 	}
-	return e.Result.Backend + " · " + e.Run.Run.Env.Hostname
+	return e.Result.Backend + " · " + e.Host // host label: "hostname (os)"
 }
 
 // backendColors are fixed so a backend has the same colour in every chart and every report.
