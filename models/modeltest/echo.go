@@ -190,12 +190,18 @@ func (d *deadliner) touch() {
 // then it half-closes and expects EOF with nothing extra.
 func echoClient(c *net.TCPConn, id uint32, size, msgs int) error {
 	credits := make(chan struct{}, max(1, echoWindow/size))
+	stop := make(chan struct{}) // closed when the reader gives up
 	werr := make(chan error, 1)
 	go func() {
 		dl := deadliner{set: c.SetWriteDeadline}
 		batch := make([]byte, 0, max(size, 64<<10))
 		for seq := 0; seq < msgs; {
-			credits <- struct{}{} // block for the first message of a batch
+			select { // block for the first message of a batch
+			case credits <- struct{}{}:
+			case <-stop:
+				werr <- nil
+				return
+			}
 			batch = batch[:size]
 			fillMessage(batch, id, uint32(seq))
 			seq++
@@ -235,6 +241,7 @@ func echoClient(c *net.TCPConn, id uint32, size, msgs int) error {
 		<-credits
 	}
 	if err != nil {
+		close(stop)
 		c.Close() // unblock the writer
 		<-werr
 		return err
