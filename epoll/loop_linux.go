@@ -51,9 +51,10 @@ type loop struct {
 	mu       sync.Mutex
 	q        []task
 	closed   bool
-	qn       atomic.Int32 // len(q), readable without the lock
-	sleeping atomic.Bool  // in (or about to enter) a blocking epoll_wait
-	wakeSent atomic.Bool  // an eventfd write is pending: no need for another
+	qn       atomic.Int32  // len(q), readable without the lock
+	sleeping atomic.Bool   // in (or about to enter) a blocking epoll_wait
+	wakeSent atomic.Bool   // an eventfd write is pending: no need for another
+	wakes    atomic.Uint64 // eventfd writes (tests check the same-loop path makes none)
 
 	// loop-owned
 	spare     []task
@@ -114,6 +115,7 @@ func (l *loop) post(t task) error {
 	l.q = append(l.q, t)
 	l.qn.Store(int32(len(l.q)))
 	if l.sleeping.Load() && l.wakeSent.CompareAndSwap(false, true) {
+		l.wakes.Add(1)
 		sysWake(l.evfd) // EAGAIN means the counter is saturated: the loop is woken anyway
 	}
 	return nil
@@ -199,7 +201,9 @@ func (l *loop) runTasks() {
 				l.flush(ss, false)
 			}
 		case taskKick:
-			if ss := t.ss; ss.liveOn(l, t.gen) {
+			// Kicked: a kick of an older connection on this slot, whose reason the new
+			// connection's Open reset, is dropped.
+			if ss := t.ss; ss.liveOn(l, t.gen) && ss.Kicked() {
 				l.closeSession(ss, ss.Reason())
 			}
 		case taskStop:
