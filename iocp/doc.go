@@ -9,6 +9,9 @@
 // WSARecv outstanding, straight into its RecvBuffer, and at most one WSASend carrying up to
 // MaxGather WSABUFs: everything its SendQueue holds (the gather write). Engine.Post is the
 // seed's PushIocpJob: PostQueuedCompletionStatus to loop 0 with a reserved completion key.
+// Send called on the session's own loop thread (from a callback, the usual case for a server)
+// issues the WSASend at once; from any other goroutine it posts a wake-up packet to the loop,
+// so every WSASend of a session, and every completion, stays on one thread.
 //
 // Memory the kernel writes while an operation is in flight never lives where the GC may move
 // or free it: each session slot owns a VirtualAlloc'd slab holding its OVERLAPPEDs, WSABUF

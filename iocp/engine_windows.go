@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -246,15 +247,17 @@ func (l *loop) run(ready chan<- struct{}) {
 	for {
 		n, err := getQueuedCompletionStatusEx(l.port, entries, windows.INFINITE)
 		if err != nil {
-			// The seed's classification: a timeout is normal, an abandoned port means the port
-			// was closed (shutdown); anything else is unexpected and stops this loop.
-			if err == errTimeout {
-				continue
-			}
-			if err == errAbandoned {
+			// The seed's classification: a timeout is normal, an abandoned port (or an invalid
+			// handle) means the port was closed: shutdown. Anything else is unexpected; keep
+			// serving rather than strand the loop's sessions, without spinning.
+			switch err {
+			case errTimeout:
+			case errAbandoned, errInvalidHandle:
 				return
+			default:
+				time.Sleep(time.Millisecond)
 			}
-			return
+			continue
 		}
 		quit := false
 		for i := range entries[:n] {

@@ -214,3 +214,75 @@ func TestCloseReleasesHandles(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestCloseBusySessions: 16 peers flood the server; once all 16 are accepted and data flows,
+// Engine.Close returns with exactly one OnDisconnect(KickShutdown) per OnConnect.
+func TestCloseBusySessions(t *testing.T) {
+	const n = 16
+	eng, err := newEngine(models.Config{Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	connects, reasons := 0, map[models.KickReason]int{}
+	svc, err := eng.Listen("127.0.0.1:0", models.HandlerFuncs{
+		Connect: func(models.Session) { mu.Lock(); connects++; mu.Unlock() },
+		Recv: func(s models.Session, w []byte) int {
+			s.Send(w[:min(len(w), 64)])
+			return len(w)
+		},
+		Disconnect: func(_ models.Session, r models.KickReason) { mu.Lock(); reasons[r]++; mu.Unlock() },
+	}, models.ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range n {
+		c, err := net.Dial("tcp", svc.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			chunk := bytes.Repeat([]byte{7}, 16<<10)
+			for {
+				c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			io.Copy(io.Discard, c)
+		}()
+	}
+	waitFor(t, "1 MiB received", func() bool { return svc.Stats().BytesRecv > 1<<20 })
+	t.Logf("accepted %d of %d when 1 MiB had arrived", svc.Stats().Accepted, n)
+	waitFor(t, "every peer accepted", func() bool { return svc.Stats().Accepted == n })
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if connects != n || reasons[models.KickShutdown] != n || len(reasons) != 1 {
+		t.Errorf("after Close: %d OnConnect, OnDisconnect reasons %v; want %d connects, all shutdown", connects, reasons, n)
+	}
+	if st := svc.Stats(); st.Live != 0 || st.Disconnects != n {
+		t.Errorf("stats after Close: %+v", st)
+	}
+	wg.Wait()
+}
+
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

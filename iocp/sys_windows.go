@@ -59,10 +59,11 @@ func getQueuedCompletionStatusEx(port windows.Handle, entries []overlappedEntry,
 
 // Hot errnos, boxed once.
 var (
-	errIOPending = error(windows.ERROR_IO_PENDING)
-	errAbandoned = error(windows.ERROR_ABANDONED_WAIT_0)
-	errTimeout   = error(windows.WAIT_TIMEOUT)
-	errNilJob    = errors.New("iocp: nil job")
+	errIOPending     = error(windows.ERROR_IO_PENDING)
+	errAbandoned     = error(windows.ERROR_ABANDONED_WAIT_0)
+	errInvalidHandle = error(windows.ERROR_INVALID_HANDLE)
+	errTimeout       = error(windows.WAIT_TIMEOUT)
+	errNilJob        = errors.New("iocp: nil job")
 )
 
 // recoverable is the seed's IocpCore::HandleIocp list (§7.1) of completion errors that are
