@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -479,4 +480,48 @@ func benchEcho(b *testing.B, conns, size int) {
 	close(start)
 	<-done
 	b.StopTimer()
+}
+
+// TestListenAddresses: IPv4, IPv6 and wildcard listeners echo, and sessions report real local
+// and remote addresses.
+func TestListenAddresses(t *testing.T) {
+	cases := []struct {
+		name, listen, dialHost string
+	}{
+		{"ipv4 loopback", "127.0.0.1:0", "127.0.0.1"},
+		{"ipv6 loopback", "[::1]:0", "::1"},
+		{"wildcard", ":0", "127.0.0.1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.dialHost == "::1" {
+				if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+					t.Skipf("no IPv6 loopback: %v", err)
+				} else {
+					ln.Close()
+				}
+			}
+			e := openEngine(t, models.Config{Loops: 2})
+			sessions := make(chan models.Session, 1)
+			h := models.HandlerFuncs{
+				Connect: func(s models.Session) { sessions <- s },
+				Recv:    func(s models.Session, w []byte) int { s.Send(w); return len(w) },
+			}
+			svc, err := e.Listen(c.listen, h, models.ServiceOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { svc.Close() })
+			port := svc.Addr().(*net.TCPAddr).Port
+			conn := modeltest.Dial(t, &net.TCPAddr{IP: net.ParseIP(c.dialHost), Port: port})
+			modeltest.RoundTrip(t, conn, []byte("hello over "+c.name))
+			s := <-sessions
+			if got, want := s.RemoteAddr().String(), conn.LocalAddr().String(); got != want {
+				t.Errorf("session RemoteAddr %s, want the client's %s", got, want)
+			}
+			if got, want := s.LocalAddr().String(), conn.RemoteAddr().String(); got != want {
+				t.Errorf("session LocalAddr %s, want %s", got, want)
+			}
+		})
+	}
 }
