@@ -612,7 +612,8 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		}
 		notes = append(notes, "msgs/s = connections per second (connect, one exchange, close); latency = connect to reply")
 	case results.ScenarioIdle:
-		notes = append(notes, fmt.Sprintf("%d idle connections (heartbeat every 1 s, spread) and %d active; rss_bytes_per_conn over all %d; msgs/s and latency of the active ones; per-message costs over active messages + heartbeats", w.Idle, w.Conns-w.Idle, w.Conns))
+		notes = append(notes, fmt.Sprintf("%d idle connections (heartbeat every 1 s, spread; %.0f heartbeats/s came back of %d offered) and %d active; rss_bytes_per_conn over all %d; msgs/s and latency of the active ones; per-message costs over active messages + heartbeats",
+			w.Idle, float64(res.Heartbeats)/max(res.Window.Seconds(), 1e-9), w.Idle, w.Conns-w.Idle, w.Conns))
 	case results.ScenarioBroadcast:
 		notes = append(notes, fmt.Sprintf("rooms of %d; msgs/s counts delivered messages; latency = sender's own copy", w.Room))
 	}
