@@ -382,11 +382,12 @@ func (l *loop) finishConnect(ss *session) {
 	ss.connecting = false
 	ss.Open(tcpAddrOf(local), tcpAddrOf(remote))
 	s.counters.Connected()
-	if cw := ss.firstWait; cw != nil {
-		ss.firstWait = nil
-		cw.done(nil)
-	}
+	cw := ss.firstWait
+	ss.firstWait = nil
 	l.connected(ss)
+	if cw != nil {
+		cw.done(nil) // after OnConnect: when Connect returns, its sessions have been seen
+	}
 }
 
 // closeConnecting abandons a connect attempt (failed, or the service is closing). The
