@@ -2,6 +2,7 @@ package rio
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -57,11 +58,11 @@ const (
 	recvDepth     = 1                     // MaxOutstandingReceive: the RecvBuffer is one window
 	rqEntries     = recvDepth + sendDepth // CQ entries one RQ is charged
 	initialCQSize = 1024
-	dequeueBatch  = 256     // RIORESULTs per RIODequeueCompletion
-	segmentTarget = 4 << 20 // registered segment size (rounded up to hold at least one slot)
-	maxRegion     = 1 << 36 // per-loop ceiling on registered bytes
-	acceptOps     = 8       // AcceptEx calls kept pending per listener
-	opSize        = 128     // OVERLAPPED (32) + AcceptEx address buffer (2 × 44), rounded
+	dequeueBatch  = 256                     // RIORESULTs per RIODequeueCompletion
+	segmentTarget = 4 << 20                 // registered segment size (rounded up to hold at least one slot)
+	maxRegion     = min(1<<36, math.MaxInt) // per-loop ceiling on registered bytes
+	acceptOps     = 8                       // AcceptEx calls kept pending per listener
+	opSize        = 128                     // OVERLAPPED (32) + AcceptEx address buffer (2 × 44), rounded
 	acceptAddrLen = uint32(unsafe.Sizeof(windows.RawSockaddrInet6{})) + 16
 	maxServices   = 4096
 )

@@ -3,6 +3,7 @@ package rio
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -31,7 +32,7 @@ const slotAlign = 64
 
 // maxRegisterBytes bounds one segment: RIORegisterBuffer takes a DWORD length and RIO_BUF a
 // ULONG offset.
-const maxRegisterBytes = 1<<32 - allocGranularity
+const maxRegisterBytes = min(1<<32-allocGranularity, math.MaxInt)
 
 var (
 	errRegionTooSmall = errors.New("region segment too small for one session slice")
