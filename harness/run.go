@@ -199,6 +199,13 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	if r.pinNote != "" {
 		env.Notes = r.pinNote
 	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		// Other processes on the pinned CPUs distort every figure: say how busy the machine was.
+		f := strings.Fields(string(la))
+		if len(f) >= 3 {
+			env.Notes = strings.TrimSpace(env.Notes + fmt.Sprintf(" load average at start %s %s %s (1/5/15 min) on %d CPUs.", f[0], f[1], f[2], runtime.NumCPU()))
+		}
+	}
 	if perfUsable() != nil {
 		env.Notes = strings.TrimSpace(env.Notes + " syscalls/msg n/a: " + perfUsable().Error())
 	}
@@ -211,15 +218,18 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	step := 0
 	var failed []string
 	for _, w := range c.Workloads {
+		if ctx.Err() != nil {
+			break
+		}
 		res := make(map[string]*results.Result, len(run))
 		timelines := make(map[string][][]results.TimelinePoint, len(run))
 		for _, b := range run {
 			res[b] = r.newResult(b, w)
 		}
-		for rep := 0; rep < r.reps(w); rep++ {
+		for rep := 0; rep < r.reps(w) && ctx.Err() == nil; rep++ {
 			for _, b := range run { // interleaved: rep k of every backend before rep k+1
 				if ctx.Err() != nil {
-					return nil, ctx.Err()
+					break // interrupted: keep what was measured, write it, fail
 				}
 				step++
 				t0 := time.Now()
@@ -235,6 +245,11 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 		}
 		for _, b := range run {
 			rr := res[b]
+			if len(rr.Repetitions) == 0 {
+				rr.Error = "not measured: run interrupted"
+				out.Results = append(out.Results, *rr)
+				continue
+			}
 			results.Summarize(rr)
 			rr.LatencyTimeline = medianTimeline(rr, timelines[b])
 			for _, rep := range rr.Repetitions {
@@ -258,6 +273,10 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	}
 	if r.loops > 0 {
 		out.Env.Loops = r.loops
+	}
+	if ctx.Err() != nil {
+		out.Env.Notes = strings.TrimSpace(out.Env.Notes + " interrupted: incomplete run")
+		failed = append(failed, "interrupted: "+ctx.Err().Error())
 	}
 	out.Finished = time.Now().UTC()
 	if err := results.WriteRun(c.Out, out); err != nil {

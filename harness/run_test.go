@@ -159,3 +159,24 @@ func TestRunCmdUsage(t *testing.T) {
 		})
 	}
 }
+
+// An interrupted run still writes what it measured and fails.
+func TestRunInterrupted(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(800*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	_, err := Run(ctx, RunConfig{Suite: "test", Reps: 3, Backends: []string{"netstd"}, Out: out, Exe: testExe, NoReport: true,
+		Workloads: []Workload{{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 2, Size: 64, Depth: 1,
+			Warmup: 100 * time.Millisecond, Duration: time.Second}}}, &stdout, &stderr)
+	if cli.Code(err) != cli.ExitFailure {
+		t.Fatalf("exit %d (%v), want %d", cli.Code(err), err, cli.ExitFailure)
+	}
+	loaded, errs := results.ReadDir(out)
+	if len(errs) > 0 || len(loaded) != 1 {
+		t.Fatalf("results folder after interruption: %v", errs)
+	}
+	if !strings.Contains(loaded[0].Run.Env.Notes, "interrupted") {
+		t.Fatalf("run not marked interrupted: %q", loaded[0].Run.Env.Notes)
+	}
+}

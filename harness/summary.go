@@ -48,6 +48,7 @@ func PrintSummary(w io.Writer, run *results.Run) {
 		fmt.Fprintf(w, "note: %s\n", e.Notes)
 	}
 	fmt.Fprintln(w, "Each figure: median of the repetitions [min-max]. n/a = not measured here.")
+	fmt.Fprintf(w, "Bottleneck: server/client = that process used >= %.0f%% of its pinned CPUs and the other did not (client = the throughput is a lower bound of the server's); unknown = both or neither (neither: latency-bound, or the CPUs were shared with other load).\n", Saturation*100)
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n== %s (client backend %s)\n", g.key, g.rows[0].ClientBackend)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
