@@ -413,20 +413,32 @@ func (ss *session) connectDone(err error) {
 		ss.sock = windows.InvalidHandle
 	}
 	ss.mu.Unlock()
+	var local, remote *net.TCPAddr
+	if err == nil {
+		windows.Setsockopt(sock, windows.SOL_SOCKET, windows.SO_UPDATE_CONNECT_CONTEXT, nil, 0)
+		local, remote = &net.TCPAddr{}, s.addr.(*net.TCPAddr)
+		if sa, err := windows.Getsockname(sock); err == nil {
+			local = tcpAddrOf(sa)
+		}
+		if sa, err := windows.Getpeername(sock); err == nil {
+			remote = tcpAddrOf(sa)
+		}
+		// TCP simultaneous open: with nothing listening on a local target port, the kernel
+		// may pick that very port for our bind(0) and connect the socket to itself. Go's
+		// dialer checks for this too (selfConnect); it is a refused connection.
+		if local.Port == remote.Port && local.IP.Equal(remote.IP) {
+			err = windows.WSAECONNREFUSED
+			ss.mu.Lock()
+			ss.sock = windows.InvalidHandle
+			ss.mu.Unlock()
+		}
+	}
 	if err != nil {
 		windows.Closesocket(sock)
 		s.counters.ConnectFailed()
 		s.releaseSlot(ss.slot)
 		s.connectFailed(waiter, models.WrapOp(Name, "ConnectEx", err))
 		return
-	}
-	windows.Setsockopt(sock, windows.SOL_SOCKET, windows.SO_UPDATE_CONNECT_CONTEXT, nil, 0)
-	var local, remote net.Addr = &net.TCPAddr{}, s.addr
-	if sa, err := windows.Getsockname(sock); err == nil {
-		local = tcpAddrOf(sa)
-	}
-	if sa, err := windows.Getpeername(sock); err == nil {
-		remote = tcpAddrOf(sa)
 	}
 	ss.open(local, remote)
 	s.counters.Connected()

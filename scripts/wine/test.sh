@@ -25,7 +25,7 @@ t1=$(date +%s)
 
 cd "$root"
 if [ $# -eq 0 ]; then
-	set -- ./models/... ./proto/... ./netstd/ ./iocp/ ./rio/
+	set -- ./models/ ./models/modeltest/ ./proto/... ./netstd/ ./iocp/ ./rio/
 fi
 status=0
 # shellcheck disable=SC2086 # IOBENCH_WINE_TESTFLAGS is a list of flags.
