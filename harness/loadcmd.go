@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/iobench/iobench/internal/cli"
@@ -100,7 +102,13 @@ func loadResult(res *LoadResult, scenario string) results.Result {
 		mode = results.ModeOpen
 	}
 	f := res.Figures()
-	f.Bottleneck = results.BottleneckUnknown // a standalone load does not see the server
+	// A standalone load does not see the server: the verdict can only be "client" (the load
+	// generator saturated its CPUs, so the throughput is a lower bound) or unknown.
+	f.Bottleneck = results.BottleneckUnknown
+	if u := clientUtil(res); u != nil && *u >= Saturation {
+		f.Bottleneck = results.BottleneckClient
+		f.Note = strings.TrimSpace(f.Note + fmt.Sprintf(" load generator used %.0f%% of its %d CPU(s): client-bound", *u*100, runtime.GOMAXPROCS(0)))
+	}
 	r := results.Result{Backend: "external", ClientBackend: c.ClientBackend, Scenario: scenario,
 		Proto: string(c.Proto), Conns: c.Conns, Size: c.Size, Depth: c.Depth, Rate: c.Rate, Mode: mode,
 		Repetitions: []results.Rep{{Index: 0, Figures: f}}}
@@ -119,8 +127,12 @@ func loadResult(res *LoadResult, scenario string) results.Result {
 
 func printLoad(w io.Writer, r results.Result, res *LoadResult) {
 	fmt.Fprintf(w, "%s -> %s (%s, client %s)\n", r.Key(), res.Config.Target, r.Mode, r.ClientBackend)
-	fmt.Fprintf(w, "  window %v: %s msgs/s, %s MB/s\n", res.Window.Round(time.Millisecond),
-		fmtNum(r.MsgsPerSec, 0), fmtNum(r.MBPerSec, 2))
+	bound := ""
+	if r.Bottleneck == results.BottleneckClient {
+		bound = " (client-bound: the load generator saturated; the server may do more)"
+	}
+	fmt.Fprintf(w, "  window %v: %s msgs/s, %s MB/s%s\n", res.Window.Round(time.Millisecond),
+		fmtNum(r.MsgsPerSec, 0), fmtNum(r.MBPerSec, 2), bound)
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(w, "  latency p50 %s p90 %s p99 %s p99.9 %s max %s\n",
 			fmtNs(l.P50), fmtNs(l.P90), fmtNs(l.P99), fmtNs(l.P999), fmtNs(l.Max))
@@ -130,6 +142,9 @@ func printLoad(w io.Writer, r results.Result, res *LoadResult) {
 	cpu := "n/a"
 	if r.Client != nil && r.Client.CPUNsPerMsg != nil {
 		cpu = fmtNum(r.Client.CPUNsPerMsg, 0) + " ns/msg"
+	}
+	if u := clientUtil(res); u != nil {
+		cpu += fmt.Sprintf(" (%.0f%% of %d CPU(s))", *u*100, runtime.GOMAXPROCS(0))
 	}
 	fmt.Fprintf(w, "  load generator CPU %s\n", cpu)
 	fmt.Fprintf(w, "  verify: %s\n", verifyText(res.Verify, res.FirstError))
@@ -158,4 +173,17 @@ func fmtNs(p *float64) string {
 		return fmt.Sprintf("%.2fms", float64(d)/1e6)
 	}
 	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+// clientUtil is this process's CPU over the window divided by the CPUs it can run on
+// (GOMAXPROCS, capped by the affinity mask); nil when unknown.
+func clientUtil(res *LoadResult) *float64 {
+	if res.ClientCPU < 0 || res.Window <= 0 {
+		return nil
+	}
+	n := runtime.GOMAXPROCS(0)
+	if c := numCPU(); c > 0 && c < n {
+		n = c
+	}
+	return results.Val(float64(res.ClientCPU) / float64(res.Window) / float64(n))
 }
