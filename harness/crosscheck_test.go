@@ -3,15 +3,19 @@ package harness
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os/exec"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/iobench/iobench/proto"
+	"github.com/iobench/iobench/results"
 )
 
 var (
@@ -87,5 +91,85 @@ func TestCrossCheckSockperf(t *testing.T) {
 		spP50us, spRate, ioP50us, res.MsgsPerSec(), ioP50us/spP50us, res.MsgsPerSec()/spRate)
 	if ratio := ioP50us / spP50us; ratio > 4 || ratio < 0.25 {
 		t.Fatalf("p50 round trip disagrees: iobench %.1f µs vs sockperf %.1f µs", ioP50us, spP50us)
+	}
+}
+
+// TestCrossCheckPlainClient compares iobench load's closed-loop throughput and median round
+// trip with a plain Go client (a goroutine per connection doing blocking write + read, no
+// iobench code) against the same `iobench serve` child, interleaved twice. They must agree
+// within a factor of 3 (loose: a shared machine; it catches counting and clock mistakes).
+func TestCrossCheckPlainClient(t *testing.T) {
+	srv, err := startServer(context.Background(), testExe, []string{"--backend", "netstd", "--proto", "echo", "--addr", "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.stop() })
+	const conns, size, dur = 10, 64, 700 * time.Millisecond
+	plain := func() (rate float64, p50 time.Duration) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var lats []time.Duration
+		var n int
+		deadline := time.Now().Add(dur)
+		for range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.Dial("tcp", srv.addr)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer c.Close()
+				msg, got := bytes.Repeat([]byte{7}, size), make([]byte, size)
+				var local []time.Duration
+				for time.Now().Before(deadline) {
+					t0 := time.Now()
+					if _, err := c.Write(msg); err != nil {
+						t.Error(err)
+						return
+					}
+					if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+						t.Errorf("plain client: %v", err)
+						return
+					}
+					local = append(local, time.Since(t0))
+				}
+				mu.Lock()
+				lats = append(lats, local...)
+				n += len(local)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+		if len(lats) == 0 {
+			t.Fatal("plain client measured nothing")
+		}
+		return float64(n) / dur.Seconds(), lats[len(lats)/2]
+	}
+	load := func() (float64, time.Duration) {
+		res, err := Load(context.Background(), LoadConfig{Target: srv.addr, Proto: proto.Echo, Conns: conns,
+			Size: size, Depth: 1, Warmup: 100 * time.Millisecond, Duration: dur, ClientBackend: "netstd"})
+		if err != nil || !res.OK() {
+			t.Fatalf("load: %v %+v", err, res)
+		}
+		return res.MsgsPerSec(), time.Duration(res.Hist.ValueAtPercentile(50))
+	}
+	var pr, lr []float64
+	var pp, lp []float64
+	for range 2 {
+		r, p := plain()
+		pr, pp = append(pr, r), append(pp, float64(p))
+		r, p = load()
+		lr, lp = append(lr, r), append(lp, float64(p))
+	}
+	t.Logf("plain Go client: %.0f msgs/s p50 %v; iobench load: %.0f msgs/s p50 %v (medians of 2)",
+		results.Median(pr), time.Duration(results.Median(pp)), results.Median(lr), time.Duration(results.Median(lp)))
+	if q := results.Median(lr) / results.Median(pr); q > 3 || q < 1.0/3 {
+		t.Fatalf("throughput disagrees: iobench %.0f vs plain %.0f msgs/s", results.Median(lr), results.Median(pr))
+	}
+	if q := results.Median(lp) / results.Median(pp); q > 3 || q < 1.0/3 {
+		t.Fatalf("p50 disagrees: iobench %v vs plain %v", time.Duration(results.Median(lp)), time.Duration(results.Median(pp)))
 	}
 }
