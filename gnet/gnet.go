@@ -35,13 +35,15 @@
 //     writes the queue's chunks with one writev(2) per turn straight from the SendQueue on
 //     the connection's fd; gnet's own outbound buffer is never used (it would copy).
 //   - Backpressure. gnet has no "writable" callback for a connection whose writes the user
-//     does itself, so when writev would block (EAGAIN or a short write) the adapter parks the
-//     writer and waits for writability on a dup of the fd registered with the Go runtime
-//     poller (one side goroutine, created the first time the session is backpressured and
-//     kept until it ends: one extra fd and dup+fcntl+epoll_ctl once per such session); when
-//     the socket is writable it wakes the loop, which resumes the writev from the queue. The
-//     unsent bytes stay in the SendQueue, so its bound (KickSendQueueFull) is exact and no
-//     byte is copied twice.
+//     does itself, so when the loop's writev would block (EAGAIN or a short write) the adapter
+//     hands the writer role to a side writer: a dup of the fd registered with the Go runtime
+//     poller (created the first time the session is backpressured and kept until it ends: one
+//     extra fd and dup+fcntl+epoll_ctl once per such session), whose goroutine writes the
+//     rest of the queue with writev, waiting for writability in the runtime poller, until the
+//     queue is empty; the next Send gives the role back to the loop. The unsent bytes stay in
+//     the SendQueue, so its bound (KickSendQueueFull) is exact and no byte is copied twice.
+//     (gnet's own answer, its outbound buffer, would copy the unsent tail and hide it from
+//     the bound.) OnSend then runs on the side goroutine, which the contract allows.
 //   - Graceful half-close. gnet closes a connection as soon as read returns EOF. If sends are
 //     still queued then, the adapter keeps a dup of the fd (taken in OnClose, before gnet
 //     closes its own) and the side goroutine writes the queue out from the SendQueue before
@@ -546,7 +548,7 @@ type session struct {
 	inLoop    atomic.Bool
 	needFlush atomic.Bool
 	connOpen  atomic.Bool
-	parked    bool     // loop only: the writer waits for writability (side goroutine armed)
+	parked    bool     // loop only: the side writer holds the writer role
 	iov       [][]byte // loop only
 	side      atomic.Pointer[sideWriter]
 }

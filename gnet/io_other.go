@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,8 +63,8 @@ func (ss *session) writeLoop(bufs [][]byte) (n int, err error, blocked bool) {
 	return n, err, false
 }
 
-// park hands the wait for writability to the side writer; it wakes the loop (needFlush) when
-// the socket is writable again.
+// park hands the writer role to the side writer, which waits for writability and writes
+// the rest of the queue itself.
 func (ss *session) park() {
 	sw, err := ss.sideWriter()
 	if err != nil {
@@ -77,34 +78,32 @@ func (ss *session) park() {
 // drainAfterEOF runs in OnClose after a peer half-close with sends still queued: the side
 // writer (given a dup of the fd before gnet closes its own) writes the queue out and then ends
 // the session with KickRecv0. It reports false if it could not start (the caller then ends
-// the session at once).
+// the session at once). After OnClose no loop flush runs for the session, so the side writer
+// is the only writer left, whether it already held the role (parked) or the role was pending.
 func (ss *session) drainAfterEOF(gnetv2.Conn) bool {
 	sw, err := ss.sideWriter()
 	if err != nil {
 		return false
 	}
 	ss.svc.drains.Add(1)
-	sw.mu.Lock()
-	sw.draining = true
-	sw.mu.Unlock()
+	sw.draining.Store(true)
 	sw.signal()
 	return true
 }
 
-// sideWriter owns a dup of the session's fd registered with the Go runtime poller. It waits
-// for writability while the loop's writer is parked, and after a peer half-close it writes
-// the SendQueue out itself (gnet has already closed its own fd then). It holds a reference on
-// the session, so OnDisconnect runs only after it exits.
+// sideWriter owns a dup of the session's fd registered with the Go runtime poller. Given the
+// writer role (when the loop's writev would block), it writes the queue out itself, waiting
+// for writability in the runtime poller, until the queue is empty; after a peer half-close it
+// then ends the session with KickRecv0. It holds a reference on the session, so
+// OnDisconnect runs only after it exits.
 type sideWriter struct {
-	ss   *session
-	f    *os.File
-	rc   syscall.RawConn
-	arm  chan struct{}
-	quit chan struct{}
-	once sync.Once
-
-	mu       sync.Mutex
-	draining bool
+	ss       *session
+	f        *os.File
+	rc       syscall.RawConn
+	arm      chan struct{}
+	quit     chan struct{}
+	once     sync.Once
+	draining atomic.Bool
 }
 
 // sideWriter returns the session's side writer, starting it on first use (on the loop, while
@@ -150,12 +149,6 @@ func (sw *sideWriter) stop() {
 	})
 }
 
-func (sw *sideWriter) isDraining() bool {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	return sw.draining
-}
-
 func (sw *sideWriter) run() {
 	ss := sw.ss
 	s := ss.svc
@@ -177,36 +170,22 @@ func (sw *sideWriter) run() {
 			return
 		case <-sw.arm:
 		}
-		if sw.isDraining() {
-			sw.drain()
+		if !sw.writeAll() {
 			return
 		}
-		// Wait until the socket is writable: the first call only arms the wait.
-		armed := false
-		err := sw.rc.Write(func(uintptr) bool {
-			if !armed {
-				armed = true
-				return false
-			}
-			return true
-		})
-		if err != nil {
-			return // stopped (deadline) or closed
-		}
-		if sw.isDraining() {
-			sw.drain()
+		if sw.draining.Load() {
+			ss.end(models.KickRecv0)
 			return
-		}
-		ss.needFlush.Store(true)
-		if !ss.inLoop.Load() {
-			ss.wake()
 		}
 	}
 }
 
-// drain writes the SendQueue out after a peer half-close, then ends the session with
-// KickRecv0 (unless another kick came first).
-func (sw *sideWriter) drain() {
+// writeAll writes the queue out through the dup, one writev per turn, waiting for
+// writability in the runtime poller when it would block. The first attempt of each turn is
+// the write itself (RawWrite resets the poller's readiness before calling it, so a
+// readiness edge that came earlier is not waited for). It reports false when the session
+// ended.
+func (sw *sideWriter) writeAll() bool {
 	ss := sw.ss
 	s := ss.svc
 	var iov [][]byte
@@ -215,7 +194,7 @@ func (sw *sideWriter) drain() {
 		iov = bufs
 		if len(bufs) == 0 {
 			if !ss.sq.Advance(0) {
-				break
+				return !ss.Kicked()
 			}
 			continue
 		}
@@ -235,12 +214,11 @@ func (sw *sideWriter) drain() {
 		}
 		more := ss.sq.Advance(n)
 		if err != nil || werr != nil {
-			ss.end(models.KickSendError)
-			return
+			ss.end(models.KickSendError) // no-op if a kick stopped us
+			return false
 		}
 		if !more {
-			break
+			return !ss.Kicked()
 		}
 	}
-	ss.end(models.KickRecv0)
 }
