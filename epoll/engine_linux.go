@@ -207,15 +207,14 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	}
 	s := newService(e, opt, h)
 	s.family = family
-	s.lfds = make([]int, len(e.loops))
+	s.lfds = make([]atomic.Int32, len(e.loops))
 	for i := range s.lfds {
-		s.lfds[i] = -1
+		s.lfds[i].Store(-1)
 	}
 	closeAll := func() {
-		for i, fd := range s.lfds {
-			if fd >= 0 {
-				unix.Close(fd)
-				s.lfds[i] = -1
+		for i := range s.lfds {
+			if fd := s.lfds[i].Swap(-1); fd >= 0 {
+				unix.Close(int(fd))
 			}
 		}
 	}
@@ -225,7 +224,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 			closeAll()
 			return nil, models.WrapOp(Name, op, err)
 		}
-		s.lfds[i] = fd
+		s.lfds[i].Store(int32(fd))
 		if i == 0 {
 			bound, err := unix.Getsockname(fd)
 			if err != nil {
@@ -243,11 +242,33 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		closeAll()
 		return nil, err
 	}
+	// Each loop registers its own listener, so registration is ordered with the loop's
+	// closeService (Engine.Close may run concurrently).
+	var wg sync.WaitGroup
+	var regErr atomic.Pointer[error]
 	for i, l := range e.loops {
-		if err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, s.lfds[i], unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0)); err != nil {
-			s.Close() // the loops close the listeners
-			return nil, models.WrapOp(Name, "epoll_ctl", err)
+		wg.Add(1)
+		err := l.post(task{kind: taskFunc, fn: func() {
+			defer wg.Done()
+			if err := l.addListener(s); err != nil {
+				regErr.CompareAndSwap(nil, &err)
+			}
+		}})
+		if err != nil { // the loop has stopped: nobody else will close its listener
+			if fd := s.lfds[i].Swap(-1); fd >= 0 {
+				unix.Close(int(fd))
+			}
+			regErr.CompareAndSwap(nil, &err)
+			wg.Done()
 		}
+	}
+	if e.onLoop() {
+		return s, nil // a loop cannot wait for itself; a failed registration closes that listener
+	}
+	wg.Wait()
+	if err := regErr.Load(); err != nil {
+		s.Close()
+		return nil, models.WrapOp(Name, "epoll_ctl", *err)
 	}
 	return s, nil
 }

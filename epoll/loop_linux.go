@@ -247,7 +247,7 @@ func (l *loop) lookup(t tag) *session {
 
 // accept takes the pending connections of s's listener on this loop.
 func (l *loop) accept(s *service) {
-	lfd := s.lfds[l.idx]
+	lfd := int(s.lfds[l.idx].Load())
 	if lfd < 0 {
 		return
 	}
@@ -264,8 +264,8 @@ func (l *loop) accept(s *service) {
 				// Rest the listener instead of spinning.
 				if epollCtl(l.epfd, unix.EPOLL_CTL_MOD, lfd, 0, makeTag(kindListener, s.id, 0, 0)) == nil {
 					s.after(l, acceptBackoff, func() {
-						if fd := s.lfds[l.idx]; fd >= 0 && !s.closing.Load() {
-							epollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0))
+						if fd := s.lfds[l.idx].Load(); fd >= 0 && !s.closing.Load() {
+							epollCtl(l.epfd, unix.EPOLL_CTL_MOD, int(fd), unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0))
 						}
 					})
 				}
@@ -410,13 +410,28 @@ func (l *loop) closeConnecting(ss *session, err error) {
 	s.redialLater(l)
 }
 
+// addListener registers s's listening socket of this loop. On failure it closes the socket,
+// so the kernel's SO_REUSEPORT group stops hashing connections to a socket nobody accepts on.
+func (l *loop) addListener(s *service) error {
+	fd := int(s.lfds[l.idx].Load())
+	if fd < 0 || s.closing.Load() {
+		return nil // closeService closes it (or already has)
+	}
+	err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0))
+	if err != nil {
+		if fd := s.lfds[l.idx].Swap(-1); fd >= 0 {
+			unix.Close(int(fd))
+		}
+	}
+	return err
+}
+
 // closeService closes this loop's part of s: its listener and its sessions.
 func (l *loop) closeService(s *service) {
 	if s.lfds != nil {
-		if fd := s.lfds[l.idx]; fd >= 0 {
-			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
-			unix.Close(fd)
-			s.lfds[l.idx] = -1
+		if fd := s.lfds[l.idx].Swap(-1); fd >= 0 {
+			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+			unix.Close(int(fd))
 		}
 	}
 	for ss := l.head; ss != nil; {

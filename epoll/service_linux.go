@@ -19,9 +19,9 @@ type service struct {
 	opt      models.ServiceOptions
 	h        models.Handler
 	family   int
-	addr     net.Addr // bound listen address (SERVER) or target (CLIENT)
-	local    net.Addr // SERVER bound to a specific IP: every session's local address
-	lfds     []int    // SERVER: listening socket of loop i (-1 closed); loop i owns lfds[i]
+	addr     net.Addr       // bound listen address (SERVER) or target (CLIENT)
+	local    net.Addr       // SERVER bound to a specific IP: every session's local address
+	lfds     []atomic.Int32 // SERVER: listening socket of loop i (-1 closed); swapped to -1 by its closer
 	pool     *models.SessionPool
 	sessions []session
 	counters models.Counters
