@@ -355,12 +355,24 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	}
 	defer svc.Close()
 	if !cfg.OneShot {
-		select {
-		case <-ready:
-		case <-time.After(10 * time.Second):
-			return nil, fmt.Errorf("connect %s: only %d of %d connections came up", cfg.Target, up.Load(), cfg.Conns)
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		// Connect has made every first attempt; a CLIENT service does not retry a failed one.
+		deadline := time.After(10 * time.Second)
+		poll := time.NewTicker(10 * time.Millisecond)
+		defer poll.Stop()
+	wait:
+		for {
+			select {
+			case <-ready:
+				break wait
+			case <-poll.C:
+				if st := svc.Stats(); st.ConnectFailed > 0 {
+					return nil, fmt.Errorf("connect %s: %d of %d connections failed (%s)", cfg.Target, st.ConnectFailed, cfg.Conns, kickSummary(st))
+				}
+			case <-deadline:
+				return nil, fmt.Errorf("connect %s: only %d of %d connections came up in 10 s (%s)", cfg.Target, up.Load(), cfg.Conns, kickSummary(svc.Stats()))
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 	}
 	if cfg.BeforeTraffic != nil {
@@ -846,4 +858,15 @@ func (c *conn) count(now, lat int64, n int) {
 		sh.hist.RecordValue(min(lat, sh.hist.HighestTrackableValue()))
 	}
 	sh.mu.Unlock()
+}
+
+// kickSummary describes a client service's connection counters for an error message.
+func kickSummary(st models.ServiceStats) string {
+	s := fmt.Sprintf("connected %d, connect failed %d, disconnects %d", st.Connected, st.ConnectFailed, st.Disconnects)
+	for r, n := range st.Kicks {
+		if n > 0 {
+			s += fmt.Sprintf(", %v %d", models.KickReason(r), n)
+		}
+	}
+	return s
 }

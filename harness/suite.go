@@ -52,7 +52,8 @@ func (w Workload) Name() string {
 // + 2 s), broadcast, idle and churn 3 × (0.3 s + 1 s), plus server start/stop and drain
 // (~0.2 s per repetition): ≈ 33 s per backend.
 //
-// The full suite measures everything, with 5 repetitions of 5 s.
+// The full suite measures everything, with 5 repetitions of 5 s (1 s warm-up): about 6
+// minutes per backend on 2 cores (≈ 30 minutes for five backends), the sweep included.
 var Suites = map[string][]Workload{
 	"quick": {
 		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Warmup: 500 * time.Millisecond, Duration: 2 * time.Second},
