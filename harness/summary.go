@@ -100,6 +100,9 @@ func PrintSummary(w io.Writer, run *results.Run) {
 				fmt.Fprintf(w, "  %s skipped: %s\n", r.Backend, r.Skipped)
 			}
 		}
+		for _, l := range rankings(g.rows) {
+			fmt.Fprintln(w, "  "+l)
+		}
 		for _, l := range overlaps(g.rows) {
 			fmt.Fprintln(w, "  "+l)
 		}
@@ -181,5 +184,70 @@ func overlaps(rows []*results.Result) []string {
 	}
 	check("msgs/s", func(s *results.Spread) *results.Range { return s.MsgsPerSec })
 	check("server ns/msg", func(s *results.Spread) *results.Range { return s.ServerCPUNsPerMsg })
+	return out
+}
+
+// rankings orders the backends by median server CPU per message (lower first) and by msgs/s
+// (higher first); between neighbours "<" / ">" means their [min, max] ranges are disjoint and
+// "~" that they overlap (no significant difference).
+func rankings(rows []*results.Result) []string {
+	var ok []*results.Result
+	for _, r := range rows {
+		if r.Skipped == "" && r.Error == "" && r.Spread != nil {
+			ok = append(ok, r)
+		}
+	}
+	if len(ok) < 2 {
+		return nil
+	}
+	rank := func(title string, val func(*results.Result) *float64, rng func(*results.Spread) *results.Range, lowerBetter, labelBound bool, prec int) string {
+		var rs []*results.Result
+		for _, r := range ok {
+			if val(r) != nil && rng(r.Spread) != nil {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) < 2 {
+			return ""
+		}
+		sort.SliceStable(rs, func(i, j int) bool {
+			if lowerBetter {
+				return *val(rs[i]) < *val(rs[j])
+			}
+			return *val(rs[i]) > *val(rs[j])
+		})
+		var b strings.Builder
+		b.WriteString(title + ": ")
+		for i, r := range rs {
+			if i > 0 {
+				switch {
+				case results.Overlap(*rng(rs[i-1].Spread), *rng(r.Spread)):
+					b.WriteString(" ~ ")
+				case lowerBetter:
+					b.WriteString(" < ")
+				default:
+					b.WriteString(" > ")
+				}
+			}
+			fmt.Fprintf(&b, "%s %.*f", r.Backend, prec, *val(r))
+			if labelBound && r.ClientBound() {
+				b.WriteString(" (client-bound)")
+			}
+		}
+		return b.String()
+	}
+	var out []string
+	if l := rank("server ns/msg, lower is better", func(r *results.Result) *float64 {
+		if r.Server == nil {
+			return nil
+		}
+		return r.Server.CPUNsPerMsg
+	}, func(s *results.Spread) *results.Range { return s.ServerCPUNsPerMsg }, true, false, 0); l != "" {
+		out = append(out, l)
+	}
+	if l := rank("msgs/s, higher is better", func(r *results.Result) *float64 { return r.MsgsPerSec },
+		func(s *results.Spread) *results.Range { return s.MsgsPerSec }, false, true, 0); l != "" {
+		out = append(out, l)
+	}
 	return out
 }
