@@ -16,7 +16,7 @@ func TestSummaryRankingAndLabels(t *testing.T) {
 		for i := range cpu {
 			r.Repetitions = append(r.Repetitions, results.Rep{Index: i, Figures: results.Figures{
 				MsgsPerSec: results.Val(tput[i]), Bottleneck: bottleneck,
-				Server:     &results.ServerMetrics{CPUNsPerMsg: results.Val(cpu[i])}}})
+				Server: &results.ServerMetrics{CPUNsPerMsg: results.Val(cpu[i])}}})
 		}
 		results.Summarize(&r)
 		return r
