@@ -18,8 +18,9 @@ import (
 	"github.com/iobench/iobench/models"
 )
 
-// platformNote is empty where gnet runs its own epoll/kqueue loops.
-const platformNote = ""
+// platformNote states the adapter's costs where gnet runs its own epoll/kqueue loops (see
+// the package doc).
+const platformNote = "a partial frame left at the end of a read is copied once more, since gnet reads into one buffer per loop; a backpressured session gets a side writer with one dup fd"
 
 func connFd(c gnetv2.Conn) int { return c.Fd() }
 

@@ -61,6 +61,20 @@
 // nodes), where the raw backends would instead memmove a partial frame on compaction.
 // Send: app→SendQueue (Push), SendQueue→kernel (writev): the same as every backend.
 //
+// # Counters
+//
+// ServiceStats.Reads counts the batches of new bytes the handler finds in the LinkBuffer,
+// not read syscalls: netpoll's poller does the readv(2)s and does not report them (one
+// readiness event may be one or several reads). Writes counts writev(2) calls as everywhere.
+//
+// # Allocations
+//
+// The adapter allocates nothing per message. netpoll does, per handler run: the task closure
+// of connection.onProcess and, when no gopool worker is idle, a worker goroutine (gopool
+// workers exit as soon as their queue is empty). A Send from outside the session's callbacks
+// schedules one gopool task (pooled task struct, no closure: the flush function is bound once
+// per pooled session).
+//
 // # Close and leaks
 //
 // Service.Close kicks every session with KickShutdown, waits for every OnDisconnect and the
@@ -85,5 +99,6 @@ func init() {
 		Summary:   "cloudwego/netpoll: global epoll/kqueue pollers read into LinkBuffers, handlers on gopool goroutines",
 		Available: available,
 		New:       New,
+		Note:      "pollers are process-global, set to Config.Loops; reads ahead without bound; Stats.Reads counts handler batches, not read syscalls",
 	})
 }
