@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"sync"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
@@ -25,7 +26,9 @@ func kernelVersionOS() string {
 	return fmt.Sprintf("%d.%d.%d", v.MajorVersion, v.MinorVersion, v.BuildNumber)
 }
 
-// underWine: Wine exports wine_get_version from ntdll; real Windows does not.
-func underWine() bool {
+var wineOnce = sync.OnceValue(func() bool {
 	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
-}
+})
+
+// underWine: Wine exports wine_get_version from ntdll; real Windows does not.
+func underWine() bool { return wineOnce() }

@@ -583,12 +583,19 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		f.MsgsPerSec, f.MBPerSec, f.Client = nil, nil, nil // one message per client: no rate
 		f.Server = nil
 		f.Bottleneck = results.BottleneckUnknown
-	} else if s0.CPUOK && s1.CPUOK && res.Msgs > 0 {
+	} else if res.Msgs > 0 && !s0.At.IsZero() && !s1.At.IsZero() {
 		msgs := float64(res.Msgs + res.Heartbeats) // every message the server handled
 		sm := &results.ServerMetrics{}
 		wall := s1.At.Sub(s0.At)
-		scpu := s1.CPU - s0.CPU
-		sm.CPUNsPerMsg = results.Val(float64(scpu) / msgs)
+		var su, cu *float64
+		sc, cc := r.cores()
+		if s0.CPUOK && s1.CPUOK {
+			scpu := s1.CPU - s0.CPU
+			sm.CPUNsPerMsg = results.Val(float64(scpu) / msgs)
+			if wall > 0 {
+				su = results.Val(float64(scpu) / float64(wall) / sc)
+			}
+		}
 		if s0.CtxSwOK && s1.CtxSwOK {
 			sm.CtxSwitchesPerMsg = results.Val(float64(s1.CtxSw-s0.CtxSw) / msgs)
 		}
@@ -609,17 +616,14 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 			}
 		}
 		f.Server = sm
-		sc, cc := r.cores()
-		var su, cu *float64
-		if wall > 0 {
-			su = results.Val(float64(scpu) / float64(wall) / sc)
-		}
 		if res.ClientCPU >= 0 && res.Window > 0 {
 			cu = results.Val(float64(res.ClientCPU) / float64(res.Window) / cc)
 		}
 		f.Bottleneck = Bottleneck(su, cu)
 		if su != nil && cu != nil {
 			notes = append(notes, fmt.Sprintf("cpu use: server %.0f%% of %g core(s), client %.0f%% of %g core(s)", *su*100, sc, *cu*100, cc))
+		} else if su == nil {
+			notes = append(notes, "server CPU n/a on this platform")
 		}
 	} else {
 		f.Bottleneck = results.BottleneckUnknown
