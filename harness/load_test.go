@@ -262,3 +262,17 @@ func TestBottleneckRule(t *testing.T) {
 		})
 	}
 }
+
+// Any RFC 862 echo server is a valid target: a plain io.Copy server, which echoes whatever
+// chunks the kernel hands it, passes verification with large pipelined messages.
+func TestLoadAgainstPlainEchoServer(t *testing.T) {
+	addr := startRawServer(t, func(c net.Conn) { io.Copy(c, c) })
+	res, err := Load(context.Background(), LoadConfig{Target: addr, Proto: proto.Echo, Conns: 3, Size: 3000,
+		Depth: 8, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond, ClientBackend: "netstd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() || res.Errors != 0 || res.Msgs == 0 || res.Verify.Received != res.Verify.Sent {
+		t.Fatalf("plain echo server: %+v errors %d msgs %d first %q", res.Verify, res.Errors, res.Msgs, res.FirstError)
+	}
+}
