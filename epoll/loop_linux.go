@@ -48,6 +48,8 @@ type loop struct {
 	evfd int
 	goid atomic.Uint64 // the loop goroutine's id (see Engine.onLoop)
 
+	// Written by posters on other threads: kept off the cache lines the loop uses alone.
+	_        [64]byte
 	mu       sync.Mutex
 	q        []task
 	closed   bool
@@ -55,6 +57,8 @@ type loop struct {
 	sleeping atomic.Bool   // in (or about to enter) a blocking epoll_wait
 	wakeSent atomic.Bool   // an eventfd write is pending: no need for another
 	wakes    atomic.Uint64 // eventfd writes (tests check the same-loop path makes none)
+
+	_ [64]byte
 
 	// loop-owned
 	spare     []task
