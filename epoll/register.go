@@ -8,7 +8,7 @@ const Name = "epoll"
 func init() {
 	models.Register(models.Backend{
 		Name:      Name,
-		Summary:   "raw epoll reactor: one level-triggered loop per locked OS thread, SO_REUSEPORT listeners, writev, eventfd wakeups",
+		Summary:   "raw epoll reactor: level-triggered event loops, SO_REUSEPORT listener per loop, writev gather, eventfd wakeups",
 		Available: available,
 		New:       New,
 	})
