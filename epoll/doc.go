@@ -16,8 +16,8 @@
 // every wake-up). Unlocked, a busy loop polls epoll_wait with timeout 0, yields once
 // (runtime.Gosched) when a poll comes back empty and only then blocks. See loop.run. In the
 // harness (iobench run, quick suite, server pinned to CPU 0, GOMAXPROCS 1, loops 1, gnet
-// client) this design measured 6.9 µs/msg against gnet's 7.8 at depth 1 and 0.94 against 0.99
-// at depth 8 (medians of 3, same run), where the locked loop measured 9.6 and 1.04.
+// client) this design measured 6.9 µs/msg against gnet's 7.8 at depth 1 and 0.94 µs against
+// 0.99 at depth 8 (medians of 3, same run), where the locked loop measured 9.6 and 1.04 µs.
 //
 //   - Accept: a SERVER service opens one listening socket per loop, all bound to the same
 //     address with SO_REUSEPORT (socket(7)); the kernel hashes each connection to one of them,
