@@ -331,6 +331,116 @@ func testKick(t *testing.T, backend string) {
 			k.Verify(t)
 		})
 	}
+
+	t.Run("racing_peer_close", func(t *testing.T) { testKickRacingPeerClose(t, backend) })
+	t.Run("send_during_kick", func(t *testing.T) { testSendDuringKick(t, backend) })
+}
+
+// testKickRacingPeerClose: a Kick from another goroutine races the peer's close (graceful or
+// reset) and the app's own kick in OnRecv; every session still ends exactly once.
+func testKickRacingPeerClose(t *testing.T, backend string) {
+	const rounds = 30
+	eng := Open(t, backend, models.Config{})
+	sessions := make(chan models.Session, rounds)
+	k := Track(t, models.HandlerFuncs{
+		Connect: func(s models.Session) { sessions <- s },
+		Recv: func(s models.Session, w []byte) int {
+			if bytes.IndexByte(w, 'K') >= 0 {
+				s.Kick(models.KickPacketError)
+			}
+			s.Send(w)
+			return len(w)
+		},
+	})
+	svc := Listen(t, eng, k, models.ServiceOptions{})
+	for i := range rounds {
+		c := Dial(t, svc.Addr())
+		var s models.Session
+		select {
+		case s = <-sessions:
+		case <-time.After(waitTimeout):
+			t.Fatal("no OnConnect")
+		}
+		RoundTrip(t, c, []byte("x"))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); s.Kick(models.KickDisconnect) }()
+		go func() {
+			defer wg.Done()
+			switch i % 3 {
+			case 0:
+				c.Close()
+			case 1:
+				c.SetLinger(0)
+				c.Close()
+			case 2:
+				c.Write([]byte("K"))
+				c.Close()
+			}
+		}()
+		wg.Wait()
+		k.WaitDisconnects(t, i+1)
+	}
+	CloseEngine(t, eng)
+	if n := k.Disconnects(); n != rounds {
+		t.Errorf("%d OnDisconnect calls for %d sessions", n, rounds)
+	}
+	k.Verify(t)
+}
+
+// testSendDuringKick: goroutines keep calling Send while the session is kicked; Send only
+// ever returns nil, ErrClosed or ErrSendQueueFull, and the session ends once with the kick's
+// reason.
+func testSendDuringKick(t *testing.T, backend string) {
+	eng := Open(t, backend, models.Config{})
+	sessions := make(chan models.Session, 1)
+	k := Track(t, models.HandlerFuncs{Connect: func(s models.Session) { sessions <- s }})
+	svc := Listen(t, eng, k, models.ServiceOptions{})
+	c := Dial(t, svc.Addr())
+	go readUntilClosed(c) // a reading peer: the queue drains
+	var s models.Session
+	select {
+	case s = <-sessions:
+	case <-time.After(waitTimeout):
+		t.Fatal("no OnConnect")
+	}
+	var wg sync.WaitGroup
+	var bad atomic.Pointer[error]
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := pattern(512)
+			for {
+				err := s.Send(msg)
+				if err != nil && !errors.Is(err, models.ErrClosed) && !errors.Is(err, models.ErrSendQueueFull) {
+					bad.CompareAndSwap(nil, &err)
+				}
+				if errors.Is(err, models.ErrClosed) {
+					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	WaitFor(t, "some bytes written", func() bool { return svc.Stats().BytesSent > 64<<10 })
+	s.Kick(models.KickDisconnect)
+	k.WaitDisconnects(t, 1)
+	close(stop)
+	waitGroupWithin(t, &wg, "senders to stop")
+	if err := loadErr(&bad); err != nil {
+		t.Errorf("Send during Kick returned %v, want nil, ErrClosed or ErrSendQueueFull", err)
+	}
+	if r := k.Reasons(); r[models.KickDisconnect] != 1 && r[models.KickSendQueueFull] != 1 {
+		t.Errorf("disconnect reasons %s, want disconnect:1 (or send_queue_full:1 if the queue filled first)", joinReasons(r))
+	}
+	CloseEngine(t, eng)
+	k.Verify(t)
 }
 
 // pattern returns n deterministic bytes.
@@ -642,6 +752,9 @@ func testClient(t *testing.T, backend string) {
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
+	if st := svc.Stats(); st.Connected+st.ConnectFailed != conns {
+		t.Errorf("when Connect returned: Stats Connected=%d ConnectFailed=%d, want every first attempt finished (%d)", st.Connected, st.ConnectFailed, conns)
+	}
 	if svc.Type() != models.ServiceClient {
 		t.Errorf("Type() = %v, want client", svc.Type())
 	}
@@ -850,6 +963,18 @@ func testCloseInFlight(t *testing.T, backend string) {
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
+	// An auto-reconnect service whose server is gone: Close must stop its redial loop.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	kr := Track(t, nil)
+	rsvc, err := eng.Connect(deadAddr, kr, models.ServiceOptions{Type: models.ServiceClientAutoReconnect, Conns: 2, ReconnectDelay: 5 * time.Millisecond})
+	if err != nil {
+		t.Logf("auto-reconnect Connect to a dead port: %v", err)
+	}
 	clients := dialMany(t, svc.Addr(), 16)
 	var cwg sync.WaitGroup
 	for _, c := range clients {
@@ -869,8 +994,9 @@ func testCloseInFlight(t *testing.T, backend string) {
 			readUntilClosed(c)
 		}()
 	}
-	WaitFor(t, "I/O in flight", func() bool {
-		return svc.Stats().BytesRecv > 1<<20 && csvc.Stats().BytesRecv > 1<<20
+	WaitFor(t, "every session connected and I/O in flight", func() bool {
+		return k.Connects() == len(clients) && kc.Connects() == 4 &&
+			svc.Stats().BytesRecv > 1<<20 && csvc.Stats().BytesRecv > 1<<20
 	})
 
 	CloseEngine(t, eng)
@@ -891,6 +1017,19 @@ func testCloseInFlight(t *testing.T, backend string) {
 			t.Errorf("%s: Stats().Live = %d after Close", x.name, st.Live)
 		}
 		x.k.Verify(t)
+	}
+	if rsvc != nil {
+		if st := rsvc.Stats(); st.ConnectFailed == 0 || st.Live != 0 {
+			t.Errorf("auto-reconnect to a dead port: Stats ConnectFailed=%d Live=%d, want > 0 and 0", st.ConnectFailed, st.Live)
+		}
+	}
+	if n := kr.Connects(); n != 0 {
+		var addrs []string
+		for _, s := range kr.Sessions() {
+			addrs = append(addrs, fmt.Sprintf("%v->%v", s.LocalAddr(), s.RemoteAddr()))
+		}
+		t.Errorf("%d sessions connected to a dead port %s (%v; local == remote is a TCP self-connect, which a dialer must treat as refused; disconnect reasons %s)",
+			n, deadAddr, addrs, joinReasons(kr.Reasons()))
 	}
 	CloseEngine(t, eng) // again: must return
 	if _, err := eng.Listen("127.0.0.1:0", EchoHandler(), models.ServiceOptions{}); !errors.Is(err, models.ErrClosed) {
