@@ -135,20 +135,23 @@ func TestHalfCloseDrain(t *testing.T) {
 	}
 }
 
-// TestSmallWindow: with the smallest RecvBufferSize, frames straddle netpoll's reads and
-// the adapter waits for the rest of a partial frame in netpoll's buffer; no window may exceed
-// RecvBufferSize and the echoed stream must equal the input.
-func TestSmallWindow(t *testing.T) {
-	const recvBuf = 64
+// TestFramedWindows: length-prefixed frames up to the window size, with the smallest and the
+// default RecvBufferSize, so frames straddle netpoll's reads and the adapter waits for the rest of a partial frame in netpoll's buffer;
+// no window may exceed RecvBufferSize and the echoed stream must equal the input.
+func TestFramedWindows(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
+		recvBuf  int
 		maxFrame int // payload bytes; header 4
 	}{
-		{"tiny_frames", 3},
-		{"mixed_frames", 40},
-		{"full_window_frames", recvBuf - 4},
+		{"tiny_frames", 64, 3},
+		{"mixed_frames", 64, 40},
+		{"full_window_frames", 64, 60},
+		{"10KiB_frames_64KiB_window", 64 << 10, 10 << 10},
+		{"full_64KiB_window_frames", 64 << 10, 64<<10 - 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			recvBuf := tc.recvBuf
 			eng := modeltest.Open(t, Name, models.Config{RecvBufferSize: recvBuf})
 			var bigWindow atomic.Int64
 			svc := modeltest.Listen(t, eng, models.HandlerFuncs{Recv: func(s models.Session, w []byte) int {
@@ -167,7 +170,7 @@ func TestSmallWindow(t *testing.T) {
 				return off
 			}}, models.ServiceOptions{})
 			var in bytes.Buffer
-			for i := 0; in.Len() < 256<<10; i++ {
+			for i := 0; in.Len() < max(256<<10, 40*tc.maxFrame); i++ {
 				n := (i*13 + 1) % (tc.maxFrame + 1)
 				var h [4]byte
 				binary.BigEndian.PutUint32(h[:], uint32(n))
