@@ -589,8 +589,12 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		wall := s1.At.Sub(s0.At)
 		var su, cu *float64
 		sc, cc := r.cores()
-		if s0.CPUOK && s1.CPUOK {
-			scpu := s1.CPU - s0.CPU
+		scpu, cpuOK := s1.CPU-s0.CPU, s0.CPUOK && s1.CPUOK
+		if !cpuOK && stErr == nil && st0.CPUNs != nil && st1.CPUNs != nil {
+			// No trustworthy outside view (e.g. Wine): the server's own account of its CPU.
+			scpu, cpuOK = time.Duration(*st1.CPUNs-*st0.CPUNs), true
+		}
+		if cpuOK {
 			sm.CPUNsPerMsg = results.Val(float64(scpu) / msgs)
 			if wall > 0 {
 				su = results.Val(float64(scpu) / float64(wall) / sc)

@@ -34,15 +34,20 @@ type ServeConfig struct {
 
 // ServerStats is the server's view of itself, printed as one JSON line per "stats" command.
 type ServerStats struct {
-	Backend    string              `json:"backend"`
-	App        string              `json:"app"`
-	GCCycles   uint32              `json:"gc_cycles"`
-	GCPauseNs  uint64              `json:"gc_pause_ns"`
-	HeapInuse  uint64              `json:"heap_inuse_bytes"`
-	Goroutines int                 `json:"goroutines"`
-	GOMAXPROCS int                 `json:"gomaxprocs"`
-	Loops      int                 `json:"loops"`
-	Service    models.ServiceStats `json:"service"`
+	Backend    string `json:"backend"`
+	App        string `json:"app"`
+	GCCycles   uint32 `json:"gc_cycles"`
+	GCPauseNs  uint64 `json:"gc_pause_ns"`
+	HeapInuse  uint64 `json:"heap_inuse_bytes"`
+	Goroutines int    `json:"goroutines"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	Loops      int    `json:"loops"`
+	// CPUNs is the server process's own user+system CPU time (getrusage-like, from the
+	// process itself), null where the platform gives none. The harness prefers its outside
+	// view (/proc/PID/stat) and falls back to this one where that is unavailable or wrong
+	// (under Wine, GetProcessTimes on another process returns the caller's times).
+	CPUNs   *int64              `json:"cpu_ns"`
+	Service models.ServiceStats `json:"service"`
 }
 
 // ServeFlags registers serve's flags on fs and returns the config they fill.
@@ -144,8 +149,13 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 func serverStats(c ServeConfig, cfg models.Config, svc models.Service) ServerStats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	var cpu *int64
+	if d, err := selfCPU(); err == nil {
+		ns := d.Nanoseconds()
+		cpu = &ns
+	}
 	return ServerStats{
-		Backend: c.Backend, App: c.App,
+		Backend: c.Backend, App: c.App, CPUNs: cpu,
 		GCCycles: ms.NumGC, GCPauseNs: ms.PauseTotalNs, HeapInuse: ms.HeapInuse,
 		Goroutines: runtime.NumGoroutine(), GOMAXPROCS: runtime.GOMAXPROCS(0), Loops: cfg.Loops,
 		Service: svc.Stats(),
