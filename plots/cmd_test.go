@@ -9,11 +9,10 @@ import (
 	"testing"
 
 	"github.com/iobench/iobench/internal/cli"
-	"github.com/iobench/iobench/results/resultstest"
 )
 
 func TestReportCmd(t *testing.T) {
-	lin, win := fixtureDirs[resultstest.Linux], fixtureDirs[resultstest.Windows]
+	lin, win := smallInput(t, 2), smallInput(t, 1)
 	empty := t.TempDir()
 	cases := []struct {
 		name     string

@@ -26,10 +26,7 @@ var goldenPlots = []string{
 // match byte for byte; PNG too, except that up to 0.1% of pixels may differ (rasteriser
 // rounding on another CPU), which is reported.
 func TestGoldenImages(t *testing.T) {
-	out := t.TempDir()
-	if _, err := WriteReport(out, fixtureDirs[resultstest.Linux], fixtureDirs[resultstest.Windows]); err != nil {
-		t.Fatal(err)
-	}
+	out, _ := writeFixtureReport(t)
 	gdir := filepath.Join("testdata", "golden")
 	if *update {
 		os.MkdirAll(gdir, 0o755)
@@ -106,11 +103,10 @@ func sameColor(a, b image.Image, x, y int) bool {
 // TestRenderDeterministic: the same input renders the same bytes twice (no map order, no
 // clock in the output), which the golden images rely on.
 func TestRenderDeterministic(t *testing.T) {
-	a, b := t.TempDir(), t.TempDir()
-	for _, d := range []string{a, b} {
-		if _, err := WriteReport(d, fixtureDirs[resultstest.Linux], fixtureDirs[resultstest.Windows]); err != nil {
-			t.Fatal(err)
-		}
+	a, _ := writeFixtureReport(t)
+	b := t.TempDir()
+	if _, err := WriteReport(b, fixtureDirs[resultstest.Linux], fixtureDirs[resultstest.Windows]); err != nil {
+		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(a, "*"))
 	if len(files) == 0 {

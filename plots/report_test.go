@@ -1,24 +1,64 @@
 package plots
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/iobench/iobench/internal/cli"
+	"github.com/iobench/iobench/results"
 	"github.com/iobench/iobench/results/resultstest"
 )
 
+// The full fixture report is rendered once per test binary (rendering is the slow part,
+// especially under -race) and shared read-only by the tests.
+var shared struct {
+	once      sync.Once
+	out, html string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if shared.out != "" {
+		os.RemoveAll(shared.out)
+	}
+	os.Exit(code)
+}
+
 func writeFixtureReport(t testing.TB) (out, html string) {
 	t.Helper()
-	out = t.TempDir()
-	html, err := WriteReport(out, fixtureDirs[resultstest.Linux], fixtureDirs[resultstest.Windows])
-	if err != nil {
-		t.Fatalf("WriteReport: %v", err)
+	shared.once.Do(func() {
+		shared.out, shared.err = os.MkdirTemp("", "iobench-report-")
+		if shared.err == nil {
+			shared.html, shared.err = WriteReport(shared.out, fixtureDirs[resultstest.Linux], fixtureDirs[resultstest.Windows])
+		}
+	})
+	if shared.err != nil {
+		t.Fatalf("WriteReport: %v", shared.err)
 	}
-	return out, html
+	return shared.out, shared.html
+}
+
+// smallInput writes a run of the first n Linux fixture results (no HDR logs) to a temp
+// folder: cheap to render, for the tests about input handling.
+func smallInput(t testing.TB, n int) string {
+	t.Helper()
+	run, err := results.ReadRunFile(filepath.Join(fixtureDirs[resultstest.Linux], results.RunFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Results = run.Results[:n]
+	dir := t.TempDir()
+	if err := results.WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // TestReportReferencesEveryPlot: every PNG/SVG written is referenced by the HTML (embedded
@@ -118,15 +158,16 @@ func TestReportBadInput(t *testing.T) {
 	future := write("future/run.json", `{"schema_version":"iobench/results/v7","results":[]}`)
 	nan := write("nan/run.json", `{"schema_version":"iobench/results/v1","results":[{"backend":"epoll","scenario":"pingpong","mode":"closed","msgs_per_sec":NaN}]}`)
 
+	good := smallInput(t, 2)
 	cases := []struct {
 		name   string
 		inputs []string
 		naming []string
 		html   bool
 	}{
-		{"empty folder", []string{fixtureDirs[resultstest.Linux], empty}, []string{empty}, true},
-		{"unknown version", []string{future, fixtureDirs[resultstest.Linux]}, []string{future, "unknown schema version"}, true},
-		{"NaN", []string{fixtureDirs[resultstest.Windows], filepath.Dir(nan)}, []string{nan, "NaN"}, true},
+		{"empty folder", []string{good, empty}, []string{empty}, true},
+		{"unknown version", []string{future, good}, []string{future, "unknown schema version"}, true},
+		{"NaN", []string{good, filepath.Dir(nan)}, []string{nan, "NaN"}, true},
 		{"nothing good", []string{empty, future}, []string{empty, future}, false},
 		{"missing path", []string{filepath.Join(dir, "nope")}, []string{"nope"}, false},
 	}

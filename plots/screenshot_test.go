@@ -7,8 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"github.com/iobench/iobench/results/resultstest"
 )
 
 // TestReportScreenshot opens the fixture report in headless Chromium through
@@ -24,12 +22,8 @@ func TestReportScreenshot(t *testing.T) {
 	if !found {
 		t.Skip("chromium not installed: the report was not checked in a browser (.ci/run installs it)")
 	}
-	out := t.TempDir()
-	html, err := WriteReport(out, fixtureDirs[resultstest.Linux], fixtureDirs[resultstest.Windows])
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(out, "screenshot.png")
+	_, html := writeFixtureReport(t)
+	shot := filepath.Join(t.TempDir(), "screenshot.png")
 	script, _ := filepath.Abs(filepath.Join("..", "scripts", "report-screenshot.sh"))
 	cmd := exec.Command(script, html, shot, "1400x3000")
 	if msg, err := cmd.CombinedOutput(); err != nil {

@@ -2,25 +2,50 @@ package results_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/iobench/iobench/results"
 	"github.com/iobench/iobench/results/resultstest"
 )
 
+var fixtureCache sync.Map // resultstest.Host -> []byte (JSON)
+
+// fixture returns a fresh copy of the synthetic run of host; with dir set its HDR logs are
+// written there (generated anew), otherwise a cached encoding is decoded (fast under -race).
 func fixture(t testing.TB, host resultstest.Host, dir string) *results.Run {
 	t.Helper()
-	run, err := resultstest.Run(host, dir)
-	if err != nil {
+	if dir != "" {
+		run, err := resultstest.Run(host, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run
+	}
+	data, ok := fixtureCache.Load(host)
+	if !ok {
+		run, err := resultstest.Run(host, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ = fixtureCache.LoadOrStore(host, b)
+	}
+	var run results.Run
+	if err := json.Unmarshal(data.([]byte), &run); err != nil {
 		t.Fatal(err)
 	}
-	return run
+	return &run
 }
 
 func TestRoundTrip(t *testing.T) {
