@@ -349,8 +349,8 @@ func (l *loop) closeSession(ss *session, r models.KickReason) {
 	unix.Close(fd)
 	l.unlink(ss)
 	ss.inCb.Store(false)
+	s.counters.Disconnected(reason) // before the callback: whoever sees OnDisconnect sees the count
 	s.h.OnDisconnect(ss, reason)
-	s.counters.Disconnected(reason)
 	ss.sq.Release()
 	ss.Retire()
 	s.pool.Release(int(ss.slot))
