@@ -43,7 +43,7 @@ func ReportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if len(inputs) == 0 {
 		fs.Usage()
-		return cli.Usagef("report: no results folder given")
+		return cli.Usagef("no results folder given")
 	}
 	if *out == "" {
 		first := inputs[0]
