@@ -789,8 +789,8 @@ func testClient(t *testing.T, backend string) {
 // goes away and comes back on the same port.
 func testAutoReconnect(t *testing.T, backend string) {
 	const conns = 4
-	ps := newPlainServer(t, nil)
-	addr := ps.addr().String()
+	addr, listen := reListenable(t)
+	ps := newPlainServerOn(t, nil, listen)
 	eng := Open(t, backend, models.Config{})
 	app := newClientApp()
 	k := Track(t, app)
@@ -806,7 +806,7 @@ func testAutoReconnect(t *testing.T, backend string) {
 
 	ps.down() // the server goes away: listener and connections closed
 	k.WaitDisconnects(t, conns)
-	if err := ps.up(addr); err != nil {
+	if err := ps.up(); err != nil {
 		t.Fatalf("re-listen on %s: %v", addr, err)
 	}
 	WaitFor(t, fmt.Sprintf("%d reconnects (OnConnect calls %d)", conns, k.Connects()), func() bool { return k.Connects() >= 2*conns })
@@ -826,12 +826,7 @@ func testAutoReconnect(t *testing.T, backend string) {
 // testConnectFailure: a CLIENT to a closed port fails (an error from Connect, or a counted
 // ConnectFailed) and opens no session.
 func testConnectFailure(t *testing.T, backend string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr, _ := deadAddr(t)
 	eng := Open(t, backend, models.Config{})
 	k := Track(t, nil)
 	svc, err := eng.Connect(addr, k, models.ServiceOptions{Type: models.ServiceClient, Conns: 2})
@@ -965,14 +960,9 @@ func testCloseInFlight(t *testing.T, backend string) {
 		t.Fatalf("Connect: %v", err)
 	}
 	// An auto-reconnect service whose server is gone: Close must stop its redial loop.
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := dead.Addr().String()
-	dead.Close()
+	dead, releaseDead := deadAddr(t)
 	kr := Track(t, nil)
-	rsvc, err := eng.Connect(deadAddr, kr, models.ServiceOptions{Type: models.ServiceClientAutoReconnect, Conns: 2, ReconnectDelay: 5 * time.Millisecond})
+	rsvc, err := eng.Connect(dead, kr, models.ServiceOptions{Type: models.ServiceClientAutoReconnect, Conns: 2, ReconnectDelay: 5 * time.Millisecond})
 	if err != nil {
 		t.Logf("auto-reconnect Connect to a dead port: %v", err)
 	}
@@ -1030,8 +1020,9 @@ func testCloseInFlight(t *testing.T, backend string) {
 			addrs = append(addrs, fmt.Sprintf("%v->%v", s.LocalAddr(), s.RemoteAddr()))
 		}
 		t.Errorf("%d sessions connected to a dead port %s (%v; local == remote is a TCP self-connect, which a dialer must treat as refused; disconnect reasons %s)",
-			n, deadAddr, addrs, joinReasons(kr.Reasons()))
+			n, dead, addrs, joinReasons(kr.Reasons()))
 	}
+	releaseDead()       // before the fd count
 	CloseEngine(t, eng) // again: must return
 	if _, err := eng.Listen("127.0.0.1:0", EchoHandler(), models.ServiceOptions{}); !errors.Is(err, models.ErrClosed) {
 		t.Errorf("Listen after Close = %v, want ErrClosed", err)

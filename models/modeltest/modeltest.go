@@ -473,6 +473,7 @@ func stacks() string {
 // connections so a test can drop them all.
 type plainServer struct {
 	tb     testing.TB
+	listen func() (net.Listener, error)
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  map[net.Conn]struct{}
@@ -482,11 +483,17 @@ type plainServer struct {
 
 func newPlainServer(tb testing.TB, handle func(net.Conn)) *plainServer {
 	tb.Helper()
+	return newPlainServerOn(tb, handle, func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") })
+}
+
+// newPlainServerOn is newPlainServer listening with listen (which up calls again).
+func newPlainServerOn(tb testing.TB, handle func(net.Conn), listen func() (net.Listener, error)) *plainServer {
+	tb.Helper()
 	if handle == nil {
 		handle = plainEcho
 	}
-	ps := &plainServer{tb: tb, conns: map[net.Conn]struct{}{}, handle: handle}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ps := &plainServer{tb: tb, listen: listen, conns: map[net.Conn]struct{}{}, handle: handle}
+	ln, err := listen()
 	if err != nil {
 		tb.Fatalf("plain listen: %v", err)
 	}
@@ -561,11 +568,11 @@ func (ps *plainServer) down() {
 	ps.wg.Wait()
 }
 
-// up listens again on the same address, retrying while the port is still busy.
-func (ps *plainServer) up(addr string) error {
+// up listens again, retrying while the port is still busy.
+func (ps *plainServer) up() error {
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := ps.listen()
 		if err == nil {
 			ps.serve(ln)
 			return nil

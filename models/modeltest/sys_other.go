@@ -1,0 +1,28 @@
+//go:build !linux
+
+package modeltest
+
+import (
+	"net"
+	"testing"
+)
+
+// deadAddr returns the address of a listener it closed at once. Elsewhere than Linux the port
+// is not held, so another process could take it in the meantime (rare).
+func deadAddr(tb testing.TB) (string, func()) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr, func() {}
+}
+
+// reListenable returns an address and a func listening on it; the port is free between
+// listeners here.
+func reListenable(tb testing.TB) (string, func() (net.Listener, error)) {
+	addr, _ := deadAddr(tb)
+	return addr, func() (net.Listener, error) { return net.Listen("tcp", addr) }
+}
