@@ -884,6 +884,12 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		return nil, err
 	}
+	// netpoll sets TCP_NODELAY only on connections of its own listener (it keys on the
+	// network name of its netFD); Go net and gnet set it on every TCP connection.
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
 	return &acceptedConn{fd: fd, local: l.addr, remote: sockaddrToTCP(sa)}, nil
 }
 
