@@ -317,6 +317,10 @@ func testEcho(t *testing.T, backend string, sh echoShape) {
 	if st.Reads == 0 || st.Writes == 0 || st.Sends == 0 {
 		t.Errorf("Stats Reads=%d Sends=%d Writes=%d: want nonzero", st.Reads, st.Sends, st.Writes)
 	}
+	// OnSend reports every gather write: its calls and bytes match the counters.
+	if calls, n := k.OnSends(); n != int64(st.BytesSent) || calls != int64(st.Writes) {
+		t.Errorf("OnSend reported %d calls, %d bytes; Stats Writes=%d BytesSent=%d: want equal", calls, n, st.Writes, st.BytesSent)
+	}
 	closeWithin(t, "Service.Close", svc.Close)
 	k.Verify(t)
 }

@@ -10,6 +10,46 @@
 // a broken backend fails instead of hanging. Nothing asserts a duration: waits poll for a
 // condition with a generous deadline.
 //
+// # Cases
+//
+//   - echo/size=S/conns=N: plain clients stream sequenced messages (seq + conn + CRC-32C from
+//     12 B up, a (conn, seq) byte pattern below) through an echo service, S in 1 B, 64 B,
+//     4 KiB, 64 KiB, 1 MiB and N in 1, 100, 1000 (fewer where S*N would pass echoBudget);
+//     lost, duplicated, reordered, crossed or corrupt data fails; then each client
+//     half-closes and must read EOF with nothing extra; every session ends with KickRecv0;
+//     the counters (Accepted, BytesRecv, BytesSent, Kicks) and OnSend totals must agree.
+//   - gather: goroutines and Post jobs Send 16 B messages on one session; per-sender order,
+//     completeness, Sends counted exactly, Writes < Sends.
+//   - pool_exhaustion: PoolSize 2; the third connection is closed with no data, counted in
+//     Refused and Kicks[pool_exhaustion], gets no OnConnect; a freed slot serves again.
+//   - kick/*: Kick in OnRecv (KickDisconnect, an app-defined reason), from another
+//     goroutine, from 8 goroutines at once, racing the peer's close or reset, and while
+//     goroutines Send: one OnDisconnect with the first reason, the peer sees the close,
+//     Send afterwards returns ErrClosed, the service keeps serving.
+//   - half_close: 512 KiB then CloseWrite; the echo comes back whole, then EOF; KickRecv0.
+//   - peer_reset: SO_LINGER 0 close mid-stream; recv/send/io error reason, still serving.
+//   - slow_consumer: a peer that never reads is flooded until Send returns
+//     ErrSendQueueFull; KickSendQueueFull; bytes queued within the limit; heap growth
+//     bounded; another session keeps echoing throughout.
+//   - oversize_frame: RecvBufferSize 4 KiB, length-prefixed frames: a frame that exactly
+//     fills the buffer works, a larger one kicks with KickRecvBufferOverFull.
+//   - client: a CLIENT service of 8 sessions against a plain Go echo server; data both ways;
+//     Service.Close ends all with KickShutdown before it returns.
+//   - client_auto_reconnect: the server goes away and returns on the same port; every
+//     session reconnects and echoes again.
+//   - connect_failure: a CLIENT to a refused port errors or counts ConnectFailed.
+//   - post: 4 goroutines Post 2000 jobs; they run one at a time in Post order; Post after
+//     Close returns ErrClosed and the job never runs.
+//   - close_in_flight: Engine.Close with 16 flooding server sessions, 4 ping-ponging client
+//     sessions and an auto-reconnect service redialing a dead port: returns (hang check),
+//     every OnDisconnect done with KickShutdown, Listen afterwards returns ErrClosed, and no
+//     goroutine or (Linux) file descriptor of the engine remains.
+//   - bad_usage/*: bad listen addresses and a port in use give an error wrapping
+//     *models.OpError; negative Config and ServiceOptions fields, wrong service types and a
+//     pool smaller than Conns give ErrBadConfig.
+//
+// A Tracker wraps every handler and checks the callback guarantees on every case.
+//
 // The suite is sized to stay well under a minute per backend with -race on a small, busy
 // machine: the echo matrix bounds the bytes moved per case (see echoBudget).
 package modeltest
@@ -250,6 +290,7 @@ type Tracker struct {
 	reasons    map[models.KickReason]int
 
 	connects, disconnects atomic.Int64
+	onSends, onSendBytes  atomic.Int64
 }
 
 type tracked struct {
@@ -337,6 +378,8 @@ func (k *Tracker) OnSend(s models.Session, n int) {
 	if n <= 0 {
 		k.violate("OnSend(%d) on session %d", n, s.ID())
 	}
+	k.onSends.Add(1)
+	k.onSendBytes.Add(int64(n))
 	k.inner.OnSend(s, n)
 }
 
@@ -363,6 +406,9 @@ func (k *Tracker) OnDisconnect(s models.Session, r models.KickReason) {
 	k.inner.OnDisconnect(s, r)
 	k.disconnects.Add(1)
 }
+
+// OnSends returns the number of OnSend calls and the bytes they reported.
+func (k *Tracker) OnSends() (calls, bytes int64) { return k.onSends.Load(), k.onSendBytes.Load() }
 
 // Connects is the number of OnConnect calls so far.
 func (k *Tracker) Connects() int { return int(k.connects.Load()) }
