@@ -108,14 +108,12 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, models.WrapOp(Name, "listen", err)
 	}
-	s, err := e.newService(opt, h, ln.Addr())
+	s, err := e.newService(opt, h, ln.Addr(), ln)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	s.ln = ln
-	s.wg.Add(1)
-	go s.acceptLoop()
+	go s.acceptLoop() // owns the setup reference newService took
 	return s, nil
 }
 
@@ -129,7 +127,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	s, err := e.newService(opt, h, raddr)
+	s, err := e.newService(opt, h, raddr, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +151,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 			}
 		}()
 	}
+	s.wg.Done() // the setup reference: every dialer holds its own now
 	first.Wait()
 	if ok.Load() == 0 && opt.Type == models.ServiceClient {
 		s.Close()
@@ -161,18 +160,24 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	return s, nil
 }
 
-func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr) (*service, error) {
+// newService builds a service and makes it visible to Engine.Close. Everything Close reads is
+// set before that, and the service holds one wg reference for its setup (released by the
+// accept loop, or by Connect once its dialers hold their own), so a Close racing Listen or
+// Connect neither misses the listener nor sees the group empty while dialers are still
+// being added.
+func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, ln net.Listener) (*service, error) {
 	pool, err := models.NewSessionPool(opt.PoolSize)
 	if err != nil {
 		return nil, err
 	}
-	s := &service{eng: e, opt: opt, h: h, addr: addr, pool: pool,
+	s := &service{eng: e, opt: opt, h: h, addr: addr, ln: ln, pool: pool,
 		sessions: make([]*session, opt.PoolSize), quit: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range s.sessions {
 		s.sessions[i] = &session{svc: s, slot: i}
 		s.sessions[i].InitCore()
 	}
+	s.wg.Add(1)
 	if err := e.addService(s); err != nil {
 		return nil, err
 	}
@@ -214,19 +219,21 @@ func (s *service) Close() error {
 		s.ln.Close()
 	}
 	// Kick until nothing is alive: a dialer may still be handing out a session.
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		for _, slot := range s.pool.Alive() {
 			if ss := s.sessions[slot]; ss.Refs() > 0 { // opened (Open publishes conn)
 				ss.Kick(models.KickShutdown)
 			}
 		}
-		done := make(chan struct{})
-		go func() { s.wg.Wait(); close(done) }()
 		select {
 		case <-done:
 			s.eng.removeService(s)
 			return nil
-		case <-time.After(10 * time.Millisecond):
+		case <-tick.C:
 		}
 	}
 }

@@ -918,27 +918,7 @@ func testPost(t *testing.T, backend string) {
 // testCloseInFlight: Engine.Close with server and client sessions busy returns, has called
 // every OnDisconnect (KickShutdown), and leaves no goroutine or file descriptor behind.
 func testCloseInFlight(t *testing.T, backend string) {
-	// Warm up: let the runtime and libraries start what they start once per process (the
-	// netpoller's epoll fd, a library's global pollers) so it is not counted as a leak.
-	func() {
-		eng, err := models.Open(backend, models.Config{Loops: loops})
-		if err != nil {
-			t.Fatalf("open %s: %v", backend, err)
-		}
-		defer eng.Close()
-		svc, err := eng.Listen("127.0.0.1:0", EchoHandler(), models.ServiceOptions{})
-		if err != nil {
-			t.Fatalf("Listen: %v", err)
-		}
-		c, err := net.DialTimeout("tcp", svc.Addr().String(), ioTimeout)
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		defer c.Close()
-		RoundTrip(t, c, []byte("warm-up"))
-	}()
-	gBase := settledGoroutines()
-	fdBase, haveFDs := openFDs()
+	checkLeaks := leakBaseline(t, backend)
 
 	eng := Open(t, backend, models.Config{})
 	// The server replies a little to every window, so writes are in flight both ways.
@@ -1034,7 +1014,39 @@ func testCloseInFlight(t *testing.T, backend string) {
 		c.Close()
 	}
 	ps.down()
+	checkLeaks()
+}
 
+// leakBaseline warms the backend up (so what the runtime and libraries start once per
+// process, like the netpoller's epoll fd or a library's global pollers, is not counted),
+// records the goroutines and (Linux) open fds, and returns the check to run once everything
+// the test started is closed: it waits for the counts to settle back and fails with a dump.
+func leakBaseline(t *testing.T, backend string) func() {
+	t.Helper()
+	func() {
+		eng, err := models.Open(backend, models.Config{Loops: loops})
+		if err != nil {
+			t.Fatalf("open %s: %v", backend, err)
+		}
+		defer eng.Close()
+		svc, err := eng.Listen("127.0.0.1:0", EchoHandler(), models.ServiceOptions{})
+		if err != nil {
+			t.Fatalf("Listen: %v", err)
+		}
+		c, err := net.DialTimeout("tcp", svc.Addr().String(), ioTimeout)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer c.Close()
+		RoundTrip(t, c, []byte("warm-up"))
+	}()
+	gBase := settledGoroutines()
+	fdBase, haveFDs := openFDs()
+	return func() { checkLeaks(t, gBase, fdBase, haveFDs) }
+}
+
+func checkLeaks(t *testing.T, gBase, fdBase int, haveFDs bool) {
+	t.Helper()
 	deadline := time.Now().Add(closeTimeout)
 	for {
 		g := runtime.NumGoroutine()
@@ -1053,6 +1065,48 @@ func testCloseInFlight(t *testing.T, backend string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// testCloseRacingSetup: Engine.Close while other goroutines keep calling Listen and Connect
+// returns, leaves every session disconnected, and leaks no listener, goroutine or fd (a
+// service built while the engine closes must be closed by one or refused by the other).
+func testCloseRacingSetup(t *testing.T, backend string) {
+	checkLeaks := leakBaseline(t, backend)
+	ps := newPlainServer(t, nil)
+	for round := range 4 {
+		eng := Open(t, backend, models.Config{})
+		k := Track(t, EchoHandler())
+		var built atomic.Int32
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 40; i++ {
+					var err error
+					if (g+i+round)%2 == 0 {
+						_, err = eng.Listen("127.0.0.1:0", k, models.ServiceOptions{PoolSize: 4})
+					} else {
+						_, err = eng.Connect(ps.addr().String(), k, models.ServiceOptions{Conns: 2})
+					}
+					if err == nil {
+						built.Add(1)
+					} else if errors.Is(err, models.ErrClosed) {
+						return
+					}
+				}
+			}()
+		}
+		WaitFor(t, "some services built", func() bool { return built.Load() >= 6 })
+		CloseEngine(t, eng)
+		waitGroupWithin(t, &wg, "Listen/Connect callers to return")
+		if c, d := k.Connects(), k.Disconnects(); c != d {
+			t.Errorf("round %d: %d OnConnect, %d OnDisconnect after Close", round, c, d)
+		}
+		k.Verify(t)
+	}
+	ps.down()
+	checkLeaks()
 }
 
 func waitGroupWithin(tb testing.TB, wg *sync.WaitGroup, what string) {

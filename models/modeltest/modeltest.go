@@ -44,6 +44,8 @@
 //     sessions and an auto-reconnect service redialing a dead port: returns (hang check),
 //     every OnDisconnect done with KickShutdown, Listen afterwards returns ErrClosed, and no
 //     goroutine or (Linux) file descriptor of the engine remains.
+//   - close_racing_setup: Engine.Close while 4 goroutines keep calling Listen and Connect:
+//     returns, every session disconnected, no listener, goroutine or fd left behind.
 //   - bad_usage/*: bad listen addresses and a port in use give an error wrapping
 //     *models.OpError; negative Config and ServiceOptions fields, wrong service types and a
 //     pool smaller than Conns give ErrBadConfig.
@@ -104,6 +106,7 @@ func cases() []testCase {
 		testCase{"connect_failure", testConnectFailure},
 		testCase{"post", testPost},
 		testCase{"close_in_flight", testCloseInFlight},
+		testCase{"close_racing_setup", testCloseRacingSetup},
 		testCase{"bad_usage", testBadUsage},
 	)
 }
