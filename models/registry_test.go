@@ -3,6 +3,7 @@ package models_test
 import (
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/iobench/iobench/models"
@@ -11,13 +12,25 @@ import (
 // fakeEngine is a registry test double; it is never run.
 type fakeEngine struct{ models.Engine }
 
+// The registry is process-wide and has no Unregister: the test backends are registered once
+// per process, so the test also passes with -count=N.
+var (
+	registerOnce sync.Once
+	gotCfg       models.Config
+)
+
+func registerTestBackends() {
+	registerOnce.Do(func() {
+		unsupported := models.Unsupported("zz_reg_missing", "needs a kernel we lack")
+		models.Register(models.Backend{Name: "zz_reg_ok", Summary: "test", Available: func() error { return nil },
+			New: func(c models.Config) (models.Engine, error) { gotCfg = c; return fakeEngine{}, nil }})
+		models.Register(models.Backend{Name: "zz_reg_missing", Summary: "test", Available: func() error { return unsupported },
+			New: func(models.Config) (models.Engine, error) { return nil, unsupported }})
+	})
+}
+
 func TestRegistry(t *testing.T) {
-	unsupported := models.Unsupported("zz_reg_missing", "needs a kernel we lack")
-	var gotCfg models.Config
-	models.Register(models.Backend{Name: "zz_reg_ok", Summary: "test", Available: func() error { return nil },
-		New: func(c models.Config) (models.Engine, error) { gotCfg = c; return fakeEngine{}, nil }})
-	models.Register(models.Backend{Name: "zz_reg_missing", Summary: "test", Available: func() error { return unsupported },
-		New: func(models.Config) (models.Engine, error) { return nil, unsupported }})
+	registerTestBackends()
 
 	t.Run("lookup", func(t *testing.T) {
 		b, err := models.Lookup("zz_reg_ok")
