@@ -947,6 +947,9 @@ func testCloseInFlight(t *testing.T, backend string) {
 		t.Logf("auto-reconnect Connect to a dead port: %v", err)
 	}
 	clients := dialMany(t, svc.Addr(), 16)
+	// Every session first, so this case is about Close, not about accepting under load.
+	WaitFor(t, fmt.Sprintf("16 server sessions (have %d) and 4 client sessions (have %d)", k.Connects(), kc.Connects()),
+		func() bool { return k.Connects() == len(clients) && kc.Connects() == 4 })
 	var cwg sync.WaitGroup
 	for _, c := range clients {
 		cwg.Add(2)
@@ -965,10 +968,23 @@ func testCloseInFlight(t *testing.T, backend string) {
 			readUntilClosed(c)
 		}()
 	}
-	WaitFor(t, "every session connected and I/O in flight", func() bool {
-		return k.Connects() == len(clients) && kc.Connects() == 4 &&
-			svc.Stats().BytesRecv > 1<<20 && csvc.Stats().BytesRecv > 1<<20
+	WaitFor(t, "I/O in flight (BytesRecv > 1 MiB on the server and the client service)", func() bool {
+		return svc.Stats().BytesRecv > 1<<20 && csvc.Stats().BytesRecv > 1<<20
 	})
+	// A new player while everyone floods: the server must still accept and serve.
+	late, err := net.DialTimeout("tcp", svc.Addr().String(), ioTimeout)
+	if err != nil {
+		t.Fatalf("dial while busy: %v", err)
+	}
+	t.Cleanup(func() { late.Close() })
+	late.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := late.Write([]byte("late player")); err != nil {
+		t.Fatalf("late client write: %v", err)
+	}
+	if _, err := io.ReadFull(late, make([]byte, len("late player"))); err != nil {
+		t.Errorf("a connection made while 16 sessions flood was not served within %v: %v (server OnConnect %d of %d: accept starved by I/O?)",
+			ioTimeout, err, k.Connects(), len(clients)+1)
+	}
 
 	CloseEngine(t, eng)
 	// Close waits for every OnDisconnect: no polling here.
@@ -977,7 +993,7 @@ func testCloseInFlight(t *testing.T, backend string) {
 		k    *Tracker
 		svc  models.Service
 		n    int
-	}{{"server", k, svc, len(clients)}, {"client", kc, csvc, 4}} {
+	}{{"server", k, svc, k.Connects()}, {"client", kc, csvc, 4}} {
 		if c, d := x.k.Connects(), x.k.Disconnects(); c != x.n || d != c {
 			t.Errorf("%s: %d OnConnect, %d OnDisconnect when Engine.Close returned, want %d each", x.name, c, d, x.n)
 		}
@@ -1013,6 +1029,7 @@ func testCloseInFlight(t *testing.T, backend string) {
 	for _, c := range clients {
 		c.Close()
 	}
+	late.Close()
 	ps.down()
 	checkLeaks()
 }

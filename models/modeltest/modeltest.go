@@ -40,7 +40,8 @@
 //   - connect_failure: a CLIENT to a refused port errors or counts ConnectFailed.
 //   - post: 4 goroutines Post 2000 jobs; they run one at a time in Post order; Post after
 //     Close returns ErrClosed and the job never runs.
-//   - close_in_flight: Engine.Close with 16 flooding server sessions, 4 ping-ponging client
+//   - close_in_flight: a client connecting while 16 sessions flood is served; then
+//     Engine.Close with the 16 flooding server sessions, 4 ping-ponging client
 //     sessions and an auto-reconnect service redialing a dead port: returns (hang check),
 //     every OnDisconnect done with KickShutdown, Listen afterwards returns ErrClosed, and no
 //     goroutine or (Linux) file descriptor of the engine remains.
