@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -19,9 +20,10 @@ func available() error { return nil }
 // Engine is the epoll engine: Config.Loops event loops, each a goroutine with its own epoll
 // instance and eventfd.
 type Engine struct {
-	cfg    models.Config
-	loops  []*loop
-	loopWG sync.WaitGroup
+	cfg         models.Config
+	loops       []*loop
+	loopWG      sync.WaitGroup
+	lockThreads bool // LockEnv: each loop goroutine locked to its OS thread
 
 	mu        sync.Mutex
 	closed    bool
@@ -40,7 +42,7 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 		return nil, err
 	}
 	cfg.MaxGather = min(cfg.MaxGather, 1024) // IOV_MAX
-	e := &Engine{cfg: cfg, closeDone: make(chan struct{})}
+	e := &Engine{cfg: cfg, closeDone: make(chan struct{}), lockThreads: os.Getenv(LockEnv) == "1"}
 	e.svcs.Store(new([]*service))
 	for i := range cfg.Loops {
 		l, err := newLoop(e, i)

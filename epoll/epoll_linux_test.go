@@ -529,3 +529,10 @@ func TestListenAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceLockedThreads runs the suite with every loop locked to its OS thread
+// (LockEnv), the first layout, so the switch stays correct as well as measurable.
+func TestConformanceLockedThreads(t *testing.T) {
+	t.Setenv(LockEnv, "1")
+	modeltest.Run(t, Name)
+}

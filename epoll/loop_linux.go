@@ -136,6 +136,10 @@ func (l *loop) post(t task) error {
 // its next blocking epoll_wait, then blocks.
 func (l *loop) run() {
 	defer l.eng.loopWG.Done()
+	if l.eng.lockThreads {
+		runtime.LockOSThread() // the first design, kept measurable (see LockEnv)
+		defer runtime.UnlockOSThread()
+	}
 	l.goid.Store(goid())
 	busy := false // the last epoll_wait returned events
 	for !l.stopping {

@@ -5,12 +5,19 @@ import "github.com/iobench/iobench/models"
 // Name is the backend name, equal to its folder name.
 const Name = "epoll"
 
+// LockEnv, set to 1 in the server's environment, locks each loop goroutine to its OS thread
+// (runtime.LockOSThread), the classic reactor layout. It is off by default because it measured
+// 15-20% more server CPU per message here (see the package doc); the switch keeps both
+// layouts measurable in one run: IOBENCH_EPOLL_LOCK=1 iobench serve --backend epoll ...
+const LockEnv = "IOBENCH_EPOLL_LOCK"
+
 func init() {
 	models.Register(models.Backend{
 		Name:      Name,
 		Summary:   "raw epoll reactor: level-triggered event loops, SO_REUSEPORT listener per loop, writev gather, eventfd wakeups",
 		Available: available,
 		New:       New,
+		Note:      "loops not locked to OS threads by default (measured cheaper); " + LockEnv + "=1 locks them",
 	})
 }
 
