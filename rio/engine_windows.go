@@ -208,8 +208,10 @@ func (e *Engine) stopLoops() error {
 	return first
 }
 
-// addService gives s its index; publish makes it reachable from completions once built.
-func (e *Engine) addService(s *service) error {
+// reserveIndex gives s its index (indexes are never reused, so a stale completion key cannot
+// name a newer service). It does not make s visible to Close: register does, once s is
+// complete.
+func (e *Engine) reserveIndex(s *service) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -220,11 +222,29 @@ func (e *Engine) addService(s *service) error {
 	}
 	s.idx = e.nsvc
 	e.nsvc++
-	e.services[s] = struct{}{}
 	return nil
 }
 
+// publish makes s reachable from completion keys and contexts; it runs before s issues any I/O.
 func (e *Engine) publish(s *service) { e.svcs[s.idx].Store(s) }
+
+// register makes a complete service (sessions, OVERLAPPEDs, listen socket: everything
+// service.Close reads) visible to Engine.Close, and takes the setup reference on s.wg under
+// the same lock that Close's snapshot takes. So Close either sees s whole, with the reference
+// keeping its Close waiting until the setup has issued all its I/O (or seen closing and given
+// up), or refuses it here, before any I/O. Without it Close saw half-built services: nil
+// sessions (the releaseSlice panic) and a listen socket created after Close had looked for it,
+// whose AcceptEx never completed (the hang).
+func (e *Engine) register(s *service) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return models.ErrClosed
+	}
+	s.wg.Add(1)
+	e.services[s] = struct{}{}
+	return nil
+}
 
 func (e *Engine) removeService(s *service) {
 	e.mu.Lock()

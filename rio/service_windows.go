@@ -1,6 +1,7 @@
 package rio
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -30,15 +31,20 @@ type service struct {
 
 	// ops holds the OVERLAPPEDs of AcceptEx (acceptOps of them) or ConnectEx (one per slot)
 	// in VirtualAlloc'd memory, found back by address arithmetic.
-	ops        []byte
-	acceptMu   sync.Mutex // acceptSock: written by Listen's goroutine, then by the listener's loop
+	ops []byte
+	// acceptMu guards acceptSock (written by Listen's goroutine, then by the listener's loop)
+	// and ln once the service is registered: AcceptEx and SO_UPDATE_ACCEPT_CONTEXT use ln under
+	// it and Close closes ln under it, so no call ever names a closed (possibly reused) handle.
+	acceptMu   sync.Mutex
 	acceptSock [acceptOps]windows.Handle
 
 	closing atomic.Bool
 	quit    chan struct{}
 	closeMu sync.Mutex
 	closed  bool
-	wg      sync.WaitGroup // pending AcceptEx, connects, live sessions, redial timers
+	// wg counts pending AcceptEx, connects, live sessions, redial timers, and the setup
+	// reference register takes (dropped once Listen or Connect has issued its I/O).
+	wg sync.WaitGroup
 }
 
 var _ models.Service = (*service)(nil)
@@ -47,6 +53,9 @@ func (s *service) Type() models.ServiceType   { return s.opt.Type }
 func (s *service) Addr() net.Addr             { return s.addr }
 func (s *service) Stats() models.ServiceStats { return s.counters.Snapshot(s.pool.Live()) }
 
+// newService builds a service with its sessions and OVERLAPPEDs and publishes it for
+// completions. Engine.Close cannot see it yet: the caller finishes it (listen socket, target)
+// and then registers it (Engine.register) before issuing any I/O, or Closes it on failure.
 func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, nops int) (*service, error) {
 	pool, err := models.NewSessionPool(opt.PoolSize)
 	if err != nil {
@@ -56,11 +65,10 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, nops in
 	for i := range s.acceptSock {
 		s.acceptSock[i] = windows.InvalidHandle
 	}
-	if err := e.addService(s); err != nil {
+	if err := e.reserveIndex(s); err != nil {
 		return nil, err
 	}
 	if s.ops, err = virtualAlloc(nops * opSize); err != nil {
-		e.removeService(s)
 		return nil, err
 	}
 	s.sessions = make([]*session, opt.PoolSize)
@@ -104,14 +112,20 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		s.Close()
 		return nil, err
 	}
+	if err := e.register(s); err != nil {
+		s.Close()
+		return nil, err
+	}
 	for i := range acceptOps {
 		s.wg.Add(1)
 		if err := s.postAccept(i); err != nil {
 			s.wg.Done()
-			s.Close()
+			s.wg.Done() // the setup reference, or Close would wait for this very call
+			s.Close()   // the AcceptEx calls already pending complete when it closes ln
 			return nil, err
 		}
 	}
+	s.wg.Done() // the setup reference: every pending AcceptEx holds its own
 	return s, nil
 }
 
@@ -139,7 +153,8 @@ func (s *service) listen(sa windows.Sockaddr) error {
 	return nil
 }
 
-// postAccept issues AcceptEx for op i with a fresh RIO-capable socket.
+// postAccept issues AcceptEx for op i with a fresh RIO-capable socket; models.ErrClosed once
+// the service is closing (Close has closed, or is about to close, ln).
 func (s *service) postAccept(i int) error {
 	as, err := newSocket(s.family)
 	if err != nil {
@@ -147,6 +162,10 @@ func (s *service) postAccept(i int) error {
 	}
 	s.acceptMu.Lock()
 	defer s.acceptMu.Unlock()
+	if s.closing.Load() {
+		windows.Closesocket(as)
+		return models.ErrClosed
+	}
 	s.acceptSock[i] = as
 	ov := s.op(i)
 	*ov = windows.Overlapped{}
@@ -167,20 +186,20 @@ func (s *service) acceptDone(ov *windows.Overlapped, err error) {
 	s.acceptMu.Lock()
 	as, ln := s.acceptSock[i], s.ln
 	s.acceptSock[i] = windows.InvalidHandle
+	closing := s.closing.Load()
+	if err == nil && !closing {
+		// Under acceptMu: Close cannot close ln meanwhile.
+		err = windows.Setsockopt(as, windows.SOL_SOCKET, windows.SO_UPDATE_ACCEPT_CONTEXT,
+			(*byte)(unsafe.Pointer(&ln)), int32(unsafe.Sizeof(ln)))
+	}
 	s.acceptMu.Unlock()
-	if err != nil || s.closing.Load() {
+	if err != nil || closing {
 		windows.Closesocket(as)
-		if s.closing.Load() {
+		if closing {
 			s.wg.Done()
 			return
 		}
 		s.rearm(i) // the peer gave up before the accept completed
-		return
-	}
-	if err := windows.Setsockopt(as, windows.SOL_SOCKET, windows.SO_UPDATE_ACCEPT_CONTEXT,
-		(*byte)(unsafe.Pointer(&ln)), int32(unsafe.Sizeof(ln))); err != nil {
-		windows.Closesocket(as)
-		s.rearm(i)
 		return
 	}
 	var lsa, rsa *windows.RawSockaddrAny
@@ -247,6 +266,10 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	}
 	s.addr = ta
 	s.raddr, s.family = sockaddr(ta)
+	if err := e.register(s); err != nil {
+		s.Close()
+		return nil, err
+	}
 	var first sync.WaitGroup
 	var ok atomic.Int32
 	var firstErr atomic.Pointer[error]
@@ -261,16 +284,27 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 			first.Done()
 		})
 	}
+	s.wg.Done() // the setup reference: every attempt holds its own now
 	first.Wait()
 	if ok.Load() == 0 && opt.Type == models.ServiceClient {
 		s.Close()
-		return nil, models.WrapOp(Name, "connect", *firstErr.Load())
+		if err := *firstErr.Load(); !errors.Is(err, models.ErrClosed) {
+			return nil, models.WrapOp(Name, "connect", err)
+		}
+		return nil, models.ErrClosed // the engine closed while connecting
 	}
 	return s, nil
 }
 
-// dial takes a slot and issues ConnectEx for it; done (may be nil) gets the attempt's result.
+// dial takes a slot and issues ConnectEx for it; done (may be nil) gets the attempt's result
+// (models.ErrClosed once the service is closing). The caller holds a wg reference.
 func (s *service) dial(done func(error)) {
+	if s.closing.Load() {
+		if done != nil {
+			done(models.ErrClosed)
+		}
+		return
+	}
 	slot, ok := s.pool.Acquire()
 	if !ok {
 		s.counters.Refused()
@@ -292,7 +326,6 @@ func (s *service) dial(done func(error)) {
 	}
 	ss.mu.Lock()
 	ss.sock = sock
-	ss.connecting = true
 	ss.mu.Unlock()
 	var any windows.Sockaddr = &windows.SockaddrInet4{}
 	if s.family == windows.AF_INET6 {
@@ -306,9 +339,24 @@ func (s *service) dial(done func(error)) {
 		ss.connectFailed(models.WrapOp(Name, "CreateIoCompletionPort", err))
 		return
 	}
+	// ConnectEx under mu, after a last look at closing: Close sets closing before it scans
+	// the pool, and cancelConnect takes mu, so either this attempt is pending (connecting)
+	// when Close cancels it, or it is never made.
+	ss.mu.Lock()
+	if s.closing.Load() {
+		ss.mu.Unlock()
+		ss.connectFailed(models.ErrClosed)
+		return
+	}
 	ov := s.op(slot)
 	*ov = windows.Overlapped{}
-	if err := windows.ConnectEx(sock, s.raddr, nil, 0, nil, ov); err != nil && err != windows.ERROR_IO_PENDING {
+	err = windows.ConnectEx(sock, s.raddr, nil, 0, nil, ov)
+	if err == nil || err == windows.ERROR_IO_PENDING {
+		ss.connecting = true
+		err = nil
+	}
+	ss.mu.Unlock()
+	if err != nil {
 		ss.connectFailed(models.WrapOp(Name, "ConnectEx", err))
 	}
 }
@@ -371,9 +419,12 @@ func (s *service) Close() error {
 	s.closed = true
 	s.closing.Store(true)
 	close(s.quit)
+	s.acceptMu.Lock() // after closing is set: postAccept, which checks it under acceptMu, posts no more
 	if s.ln != windows.InvalidHandle {
 		windows.Closesocket(s.ln) // pending AcceptEx complete with an error
+		s.ln = windows.InvalidHandle
 	}
+	s.acceptMu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	for {
