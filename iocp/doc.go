@@ -27,7 +27,10 @@
 // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on session sockets only when every TCP provider
 // is an IFS provider (the check Go's internal/poll makes); an operation that then completes
 // inline is queued on the loop's deferred list instead of waiting for a packet, so each
-// operation is handled exactly once.
+// operation is handled exactly once. The list is run in bounded rounds (only what was queued
+// before the round), and while it is non-empty the port is polled with a zero timeout
+// between rounds: a flooding peer whose WSARecv completes inline every time gets one receive
+// per round, and cannot starve AcceptEx completions, wake-ups, kicks or shutdown of its loop.
 //
 // Close: a kick cancels the session's I/O with CancelIoEx (after SO_LINGER 0 for abortive
 // kicks, as netstd does) and the slot's memory stays in place until every outstanding

@@ -80,6 +80,7 @@ type loop struct {
 	tid      atomic.Uint32 // the locked OS thread's id: Send/Kick on it act directly
 	done     chan struct{}
 	deferred []completion // operations that completed inline; loop goroutine only
+	running  []completion // the round of deferred entries being dispatched; loop goroutine only
 }
 
 // completion is one dequeued packet, or an operation that completed (or failed) inline and
@@ -237,6 +238,18 @@ func (l *loop) deferTo(c completion) {
 	l.deferred = append(l.deferred, c)
 }
 
+// run is the loop: dequeue a batch of packets, dispatch each, and run the operations that
+// completed inline in bounded rounds (runDeferred) between them.
+//
+// Fairness: with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS a busy socket's WSARecv keeps
+// completing inline (data is already buffered), and handling it posts the next WSARecv,
+// which completes inline again. Were the deferred list drained until empty, one flooding
+// peer would keep the thread away from the port forever: no AcceptEx completion, no
+// Send/kick wake-up, no shutdown or quit packet would ever be dequeued. So runDeferred
+// handles only the entries queued before it started; what they queue waits for the next
+// round, and while anything is deferred the port is polled without blocking (timeout 0), so
+// every packet already queued is served between two rounds. Each busy socket thus gets one
+// operation per round, like every other socket and every packet.
 func (l *loop) run(ready chan<- struct{}) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -245,19 +258,26 @@ func (l *loop) run(ready chan<- struct{}) {
 	close(ready)
 	entries := make([]overlappedEntry, batchSize)
 	for {
-		n, err := getQueuedCompletionStatusEx(l.port, entries, windows.INFINITE)
+		timeout := uint32(windows.INFINITE)
+		if len(l.deferred) > 0 {
+			timeout = 0 // work is waiting: only collect what the port already holds
+		}
+		n, err := getQueuedCompletionStatusEx(l.port, entries, timeout)
 		if err != nil {
-			// The seed's classification: a timeout is normal, an abandoned port (or an invalid
-			// handle) means the port was closed: shutdown. Anything else is unexpected; keep
-			// serving rather than strand the loop's sessions, without spinning.
+			n = 0
+			// The seed's classification: a timeout is normal (here: the port was empty), an
+			// abandoned port (or an invalid handle) means the port was closed: shutdown.
+			// Anything else is unexpected; keep serving rather than strand the loop's
+			// sessions, without spinning when there is nothing deferred to do meanwhile.
 			switch err {
 			case errTimeout:
 			case errAbandoned, errInvalidHandle:
 				return
 			default:
-				time.Sleep(time.Millisecond)
+				if len(l.deferred) == 0 {
+					time.Sleep(time.Millisecond)
+				}
 			}
-			continue
 		}
 		quit := false
 		for i := range entries[:n] {
@@ -267,6 +287,9 @@ func (l *loop) run(ready chan<- struct{}) {
 			if !l.dispatch(c) {
 				quit = true
 			}
+			l.runDeferred()
+		}
+		if n == 0 {
 			l.runDeferred()
 		}
 		if quit {
@@ -287,12 +310,21 @@ func (l *loop) run(ready chan<- struct{}) {
 	}
 }
 
+// runDeferred dispatches one round: the deferred entries queued before it was called. What
+// they defer in turn (an inline completion of the WSARecv or WSASend they re-issue, a kick)
+// is left for the next round, after the port has been polled again (see run).
 func (l *loop) runDeferred() {
-	for i := 0; i < len(l.deferred); i++ {
-		l.dispatch(l.deferred[i])
+	if len(l.deferred) == 0 {
+		return
 	}
-	clear(l.deferred)
-	l.deferred = l.deferred[:0]
+	// Double-buffered: dispatch appends to the other slice, never to the one being walked.
+	round := l.deferred
+	l.deferred, l.running = l.running[:0], round
+	for i := range round {
+		l.dispatch(round[i])
+	}
+	clear(round)
+	l.running = round[:0]
 }
 
 // dispatch handles one completion; it returns false for the quit packet.
