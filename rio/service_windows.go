@@ -376,10 +376,24 @@ func (s *service) connectDone(ov *windows.Overlapped, err error) {
 		ss.connectFailed(models.WrapOp(Name, "setsockopt(SO_UPDATE_CONNECT_CONTEXT)", err))
 		return
 	}
+	var local, remote net.Addr = &net.TCPAddr{}, s.addr
+	if sa, err := windows.Getsockname(sock); err == nil {
+		local = tcpAddr(sa)
+	}
+	if sa, err := windows.Getpeername(sock); err == nil {
+		remote = tcpAddr(sa)
+	}
+	// TCP simultaneous open: with nothing listening on a local target port, the kernel may pick
+	// that very port for our bind(0) and connect the socket to itself (Wine does, even with the
+	// port held by a bound socket). Go's dialer checks for this too (selfConnect); it is a
+	// refused connection.
+	if l, ok := local.(*net.TCPAddr); ok && l.Port != 0 && l.String() == remote.String() {
+		ss.connectFailed(models.WrapOp(Name, "ConnectEx", windows.WSAECONNREFUSED))
+		return
+	}
 	s.counters.Connected()
-	local, _ := windows.Getsockname(sock)
 	ss.mu.Lock()
-	ss.local, ss.remote = tcpAddr(local), s.addr
+	ss.local, ss.remote = local, remote
 	done := ss.connectDoneFn
 	ss.connectDoneFn = nil
 	ss.mu.Unlock()
