@@ -91,9 +91,12 @@
 //
 // Service.Close kicks every session with KickShutdown, waits for every OnDisconnect and for
 // the adapter's goroutines, then stops the gnet engine (Engine.Stop / Client.Stop) and waits
-// for its loops to return; the loops' pollers, eventfds and listener are closed by gnet. gnet
-// keeps a package-level goroutine pool (ants) started at package init; the adapter never
-// submits to it on Linux/macOS, so it holds no goroutine of an engine.
+// for its loops to return; the loops' pollers, eventfds and listener are closed by gnet. A
+// service is visible to Engine.Close from the start of Listen/Connect, holding a setup
+// reference until its gnet engine or client is stored, so an Engine.Close racing them waits
+// for that and stops it (see newService). gnet keeps a package-level goroutine pool (ants)
+// started at package init; the adapter never submits to it on Linux/macOS, so it holds no
+// goroutine of an engine.
 package gnet
 
 import (
@@ -212,33 +215,40 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if _, err := net.ResolveTCPAddr("tcp", addr); err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	s, err := e.newService(opt, h, nil)
+	s, err := e.newService(opt, h, nil, func(s *service) {
+		s.booted = make(chan gnetv2.Engine, 1)
+		s.runDone = make(chan struct{})
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.booted = make(chan gnetv2.Engine, 1)
-	s.runDone = make(chan struct{})
 	runErr := make(chan error, 1)
 	go func() {
 		defer close(s.runDone)
 		runErr <- gnetv2.Run(s, "tcp://"+addr, e.gnetOptions()...)
 	}()
+	var geng gnetv2.Engine
 	select {
 	case err := <-runErr:
 		if err == nil {
 			err = errors.New("engine stopped at boot")
 		}
 		e.removeService(s)
+		s.goroutines.Add(-1) // the setup reference (nothing to stop: Run has returned)
 		return nil, models.WrapOp(Name, "listen", err)
-	case s.geng = <-s.booted:
+	case geng = <-s.booted:
 	}
-	bound, err := boundAddr(s.geng)
+	bound, err := boundAddr(geng)
+	s.geng = geng
+	if err == nil {
+		s.addr = bound
+		s.ready.Store(true)
+	}
+	s.goroutines.Add(-1) // the setup reference: the service is complete, Close may stop it
 	if err != nil {
 		s.Close()
 		return nil, models.WrapOp(Name, "getsockname", err)
 	}
-	s.addr = bound
-	s.ready.Store(true)
 	return s, nil
 }
 
@@ -255,16 +265,17 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	s, err := e.newService(opt, h, raddr)
+	s, err := e.newService(opt, h, raddr, nil)
 	if err != nil {
 		return nil, err
 	}
 	cli, err := gnetv2.NewClient(s, e.gnetOptions()...)
 	if err == nil {
-		err = cli.Start()
+		err = cli.Start() // closes what it opened if it fails
 	}
 	if err != nil {
 		e.removeService(s)
+		s.goroutines.Add(-1) // the setup reference
 		return nil, models.WrapOp(Name, "client start", err)
 	}
 	s.cli = cli
@@ -289,6 +300,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 			}
 		}()
 	}
+	s.goroutines.Add(-1) // the setup reference: every dialer holds its own now
 	first.Wait()
 	if ok.Load() == 0 && opt.Type == models.ServiceClient {
 		s.Close()
@@ -297,7 +309,13 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	return s, nil
 }
 
-func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr) (*service, error) {
+// newService builds a service and makes it visible to Engine.Close. prepare (if not nil) sets
+// the fields Close reads that exist before setup starts, and the service holds one reference
+// in s.goroutines for its setup, which Listen or Connect releases once the gnet engine or
+// client is stored (or setup failed). Close waits for s.goroutines to reach 0 before it reads
+// them, so a Close racing Listen or Connect neither reads a half-built service nor returns
+// before the gnet engine or client that setup starts is there to be stopped.
+func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, prepare func(*service)) (*service, error) {
 	pool, err := models.NewSessionPool(opt.PoolSize)
 	if err != nil {
 		return nil, err
@@ -309,6 +327,10 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr ne
 		s.sessions[i] = &session{svc: s, slot: i}
 		s.sessions[i].InitCore()
 	}
+	if prepare != nil {
+		prepare(s)
+	}
+	s.goroutines.Add(1)
 	if err := e.addService(s); err != nil {
 		return nil, err
 	}

@@ -120,23 +120,37 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, models.WrapOp(Name, "listen", err)
 	}
-	s, err := e.newService(opt, h, ln.Addr())
+	s, err := e.newService(opt, h, ln.Addr(), func(s *service) error {
+		evl, err := cnetpoll.NewEventLoop(s.onRequest, cnetpoll.WithOnConnect(s.onConnect))
+		if err != nil {
+			return models.WrapOp(Name, "NewEventLoop", err)
+		}
+		s.evl = evl
+		s.serveDone = make(chan struct{})
+		return nil
+	})
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	evl, err := cnetpoll.NewEventLoop(s.onRequest, cnetpoll.WithOnConnect(s.onConnect))
-	if err != nil {
-		ln.Close()
-		e.removeService(s)
-		return nil, models.WrapOp(Name, "NewEventLoop", err)
-	}
-	s.evl = evl
-	s.serveDone = make(chan struct{})
+	var serveErr error
 	go func() {
 		defer close(s.serveDone)
-		evl.Serve(ln)
+		serveErr = s.evl.Serve(ln)
 	}()
+	// Serve stores its server in the EventLoop (where Shutdown finds it) before it asks the
+	// listener for its fd, under the EventLoop's lock; a Shutdown that ran before that would
+	// find nothing to stop and Serve would never return. So the setup reference is released
+	// only once Serve has asked (see listener.Fd): from then on Shutdown stops this Serve.
+	select {
+	case <-ln.polled:
+	case <-s.serveDone: // Serve failed before it registered anything
+		ln.Close()
+		e.removeService(s)
+		s.goroutines.Add(-1)
+		return nil, models.WrapOp(Name, "serve", serveErr)
+	}
+	s.goroutines.Add(-1) // the setup reference
 	return s, nil
 }
 
@@ -153,7 +167,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	s, err := e.newService(opt, h, raddr)
+	s, err := e.newService(opt, h, raddr, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +191,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 			}
 		}()
 	}
+	s.goroutines.Add(-1) // the setup reference: every dialer holds its own now
 	first.Wait()
 	if ok.Load() == 0 && opt.Type == models.ServiceClient {
 		s.Close()
@@ -185,7 +200,13 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	return s, nil
 }
 
-func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr) (*service, error) {
+// newService builds a service and makes it visible to Engine.Close. prepare (if not nil) sets
+// what Close reads (the SERVER's EventLoop) before that, and the service holds one reference
+// in s.goroutines for its setup, released by Listen once Serve can be shut down and by Connect
+// once its dialers hold their own. Close waits for s.goroutines to reach 0 before it shuts
+// the EventLoop down, so a Close racing Listen or Connect neither reads a half-built service
+// nor shuts down an EventLoop before its Serve can see it.
+func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, prepare func(*service) error) (*service, error) {
 	pool, err := models.NewSessionPool(opt.PoolSize)
 	if err != nil {
 		return nil, err
@@ -201,6 +222,12 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr ne
 		ss.InitCore()
 		s.sessions[i] = ss
 	}
+	if prepare != nil {
+		if err := prepare(s); err != nil {
+			return nil, err
+		}
+	}
+	s.goroutines.Add(1)
 	if err := e.addService(s); err != nil {
 		return nil, err
 	}
@@ -837,12 +864,16 @@ func (sw *sideWriter) writeAll() bool {
 }
 
 // listener is the netpoll.Listener the adapter serves: a Go TCP listener's dup, each fd
-// closed exactly once.
+// closed exactly once. polled is closed the first time netpoll asks for the fd, which
+// EventLoop.Serve does only after it stored its server, holding the EventLoop's lock
+// (netpoll v0.7.2: eventLoop.Serve -> server.Run); Listen waits for it (see there).
 type listener struct {
-	ln   *net.TCPListener
-	file *os.File
-	fd   int
-	addr net.Addr
+	ln       *net.TCPListener
+	file     *os.File
+	fd       int
+	addr     net.Addr
+	polled   chan struct{}
+	pollOnce sync.Once
 }
 
 var _ cnetpoll.Listener = (*listener)(nil)
@@ -871,7 +902,7 @@ func newListener(addr string) (*listener, error) {
 		tl.Close()
 		return nil, err
 	}
-	return &listener{ln: tl, file: f, fd: fd, addr: tl.Addr()}, nil
+	return &listener{ln: tl, file: f, fd: fd, addr: tl.Addr(), polled: make(chan struct{})}, nil
 }
 
 // Accept implements net.Listener the way netpoll's server expects: (nil, nil) when no
@@ -902,7 +933,12 @@ func (l *listener) Close() error {
 }
 
 func (l *listener) Addr() net.Addr { return l.addr }
-func (l *listener) Fd() int        { return l.fd }
+
+// Fd implements netpoll.Listener; the first call tells Listen that Serve has registered.
+func (l *listener) Fd() int {
+	l.pollOnce.Do(func() { close(l.polled) })
+	return l.fd
+}
 
 func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
 	switch a := sa.(type) {
