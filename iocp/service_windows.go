@@ -83,6 +83,15 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		e.removeService(s)
 		return nil, err
 	}
+	// Under closeMu: either Close (which holds it throughout) finds the listener and has its
+	// loop close the socket, or the service is already closing and the listener never starts.
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closing.Load() {
+		windows.Closesocket(ln.sock)
+		virtualFree(ln.mem)
+		return nil, models.ErrClosed
+	}
 	s.addr = ln.addr
 	s.ln.Store(ln)
 	ln.start()
@@ -135,7 +144,7 @@ func (s *service) connect(waiter chan<- error) {
 	slot, ok := s.pool.Acquire()
 	if !ok {
 		s.counters.Refused()
-		s.connectFailed(waiter, models.ErrPoolExhausted)
+		s.connectFailed(-1, waiter, models.ErrPoolExhausted)
 		return
 	}
 	s.wg.Add(1)
@@ -148,8 +157,7 @@ func (s *service) connect(waiter chan<- error) {
 		ss.sock, ss.connecting, ss.waiter = windows.InvalidHandle, false, nil
 		ss.mu.Unlock()
 		s.counters.ConnectFailed()
-		s.releaseSlot(slot)
-		s.connectFailed(waiter, models.WrapOp(Name, op, err))
+		s.connectFailed(slot, waiter, models.WrapOp(Name, op, err))
 	}
 	if err := ss.ensureMem(s.eng.cfg); err != nil {
 		fail("VirtualAlloc", err, windows.InvalidHandle)
@@ -170,11 +178,21 @@ func (s *service) connect(waiter chan<- error) {
 		fail("CreateIoCompletionPort", err, sock)
 		return
 	}
+	// The closing check and ConnectEx happen under ss.mu, which handleShutdown takes too: a
+	// Close that started before the check makes the attempt fail here; one that starts after
+	// it finds the slot alive with this generation (the Acquire and gen bump came first), and
+	// its shutdown packet sees connecting set and a ConnectEx that CancelIoEx can abort.
 	ss.mu.Lock()
+	if s.closing.Load() {
+		ss.mu.Unlock()
+		windows.Closesocket(sock)
+		s.connectFailed(slot, waiter, models.ErrClosed)
+		return
+	}
 	ss.sock, ss.connecting, ss.waiter = sock, true, waiter
-	ss.mu.Unlock()
 	*ss.connOp = windows.Overlapped{}
 	err = windows.ConnectEx(sock, s.raddr, nil, 0, nil, ss.connOp)
+	ss.mu.Unlock()
 	if err != nil && err != errIOPending {
 		fail("ConnectEx", err, sock)
 	}
@@ -182,12 +200,17 @@ func (s *service) connect(waiter chan<- error) {
 	// completion always arrives as a packet on the slot's loop (session.connectDone).
 }
 
-// connectFailed reports a failed attempt and, for CLIENT_AUTO_RECONNECT, schedules another.
-func (s *service) connectFailed(waiter chan<- error, err error) {
+// connectFailed reports a failed attempt, gives its slot back (slot < 0: none was acquired)
+// and, for CLIENT_AUTO_RECONNECT, schedules another.
+func (s *service) connectFailed(slot int, waiter chan<- error, err error) {
 	if waiter != nil {
 		waiter <- err
 	}
-	s.reconnectLater()
+	if slot >= 0 {
+		s.releaseSlot(slot, true)
+	} else {
+		s.reconnectLater()
+	}
 }
 
 // reconnectLater schedules one connect attempt after ReconnectDelay (auto-reconnect only).
@@ -211,14 +234,26 @@ func (s *service) reconnectLater() {
 	}()
 }
 
-func (s *service) releaseSlot(slot int) {
+// releaseSlot gives a slot back to the pool and drops its wg reference. With reconnect, an
+// auto-reconnect service schedules its next attempt first, so the attempt's wg reference is
+// taken before the slot's is dropped: Close's Wait never sees zero in between and no Add
+// races it.
+func (s *service) releaseSlot(slot int, reconnect bool) {
 	s.pool.Release(slot)
+	if reconnect {
+		s.reconnectLater()
+	}
 	s.wg.Done()
 }
 
 // Close stops accepting/reconnecting, kicks every session with KickShutdown (cancelling
 // pending ConnectEx calls) and waits until every operation has completed and every
 // OnDisconnect has returned, then frees the service's kernel-visible memory.
+//
+// One shutdown packet per live slot suffices: closing is set first, and every way a slot
+// becomes live checks it afterwards. A session accepted or connected after the Alive
+// snapshot (or whose packet carries the previous generation and is dropped) sees closing in
+// session.connected and kicks itself; a ConnectEx is issued under the check in connect.
 func (s *service) Close() error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -230,30 +265,22 @@ func (s *service) Close() error {
 	if ln != nil {
 		ln.loop.post(makeKey(kindListen, s.id, 0, 0)) // the listener loop closes the socket
 	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	// Kick until nothing is alive: an accept or connect may still be handing out a session.
-	for {
-		for _, slot := range s.pool.Alive() {
-			ss := s.sessions[slot]
-			ss.loop.post(makeKey(kindShutdown, s.id, ss.gen.Load(), slot))
-		}
-		select {
-		case <-done:
-			// Unregister first: a wake-up packet still queued (kindShutdown above) then finds
-			// no service instead of a slot whose memory is being freed.
-			s.eng.removeService(s)
-			for _, ss := range s.sessions {
-				ss.freeMem()
-			}
-			if ln != nil {
-				virtualFree(ln.mem)
-				ln.mem = nil
-			}
-			return nil
-		case <-time.After(10 * time.Millisecond):
-		}
+	for _, slot := range s.pool.Alive() {
+		ss := s.sessions[slot]
+		ss.loop.post(makeKey(kindShutdown, s.id, ss.gen.Load(), slot))
 	}
+	s.wg.Wait()
+	// Unregister first: a wake-up packet still queued (kindShutdown above) then finds no
+	// service instead of a slot whose memory is being freed.
+	s.eng.removeService(s)
+	for _, ss := range s.sessions {
+		ss.freeMem()
+	}
+	if ln != nil {
+		virtualFree(ln.mem)
+		ln.mem = nil
+	}
+	return nil
 }
 
 // acceptAddrLen is the AcceptEx address slot size: the largest sockaddr plus 16 bytes.
@@ -399,7 +426,7 @@ func (ln *listener) complete(l *loop, c completion) {
 		setLingerZero(sock)
 		windows.Closesocket(sock)
 		s.counters.Refused()
-		s.releaseSlot(slot)
+		s.releaseSlot(slot, false)
 		return
 	}
 	gen := ss.gen.Add(1)
@@ -407,7 +434,7 @@ func (ln *listener) complete(l *loop, c completion) {
 		setLingerZero(sock)
 		windows.Closesocket(sock)
 		s.counters.Refused()
-		s.releaseSlot(slot)
+		s.releaseSlot(slot, false)
 		return
 	}
 	ss.mu.Lock()

@@ -247,8 +247,7 @@ func (ss *session) finalize() {
 	ss.sq.Release()
 	ss.rb.Reset()
 	ss.Retire()
-	s.releaseSlot(ss.slot)
-	s.reconnectLater()
+	s.releaseSlot(ss.slot, true)
 }
 
 // complete dispatches an I/O completion of the slot's socket.
@@ -436,8 +435,7 @@ func (ss *session) connectDone(err error) {
 	if err != nil {
 		windows.Closesocket(sock)
 		s.counters.ConnectFailed()
-		s.releaseSlot(ss.slot)
-		s.connectFailed(waiter, models.WrapOp(Name, "ConnectEx", err))
+		s.connectFailed(ss.slot, waiter, models.WrapOp(Name, "ConnectEx", err))
 		return
 	}
 	ss.open(local, remote)
