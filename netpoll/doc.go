@@ -80,7 +80,10 @@
 // # Close and leaks
 //
 // Service.Close kicks every session with KickShutdown, waits for every OnDisconnect and the
-// adapter's goroutines, then shuts the EventLoop down (its listener is closed). netpoll's
+// adapter's goroutines, then shuts the EventLoop down (its listener is closed). A service is
+// visible to Engine.Close from the start of Listen/Connect, holding a setup reference until
+// it can be closed: for a SERVER, until EventLoop.Serve has stored its server (an earlier
+// Shutdown finds nothing to stop and Serve would never return; see Listen). netpoll's
 // pollers are process-global and persistent by design: the first netpoll engine starts
 // Config.Loops poller goroutines, each with an epoll/kqueue fd and an eventfd, and they stay
 // for the life of the process (netpoll has no API to stop them). The suite's leak check
