@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package modeltest
 
@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// deadAddr returns the address of a listener it closed at once. Elsewhere than Linux the port
-// is not held, so another process could take it in the meantime (rare).
+// deadAddr returns the address of a listener it closed at once. On this platform the port is
+// not held, so another process could take it in the meantime (rare).
 func deadAddr(tb testing.TB) (string, func()) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

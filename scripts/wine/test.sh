@@ -21,6 +21,14 @@ root=$(cd "$here/../.." && pwd)
 t0=$(date +%s)
 
 "$here/setup.sh"
+# Start the wineserver and Wine's system processes (services.exe, ...) now, detached from
+# our stdout: started by the first test binary instead, they inherit its stdout, outlive it,
+# and `go test` fails the package with "Test I/O incomplete 30s after exiting". The server
+# stays up for the whole run and is stopped at exit.
+. "$here/env.sh"
+wineserver -p >/dev/null 2>&1 </dev/null || true
+"$IOBENCH_WINE" cmd /c exit >/dev/null 2>&1 </dev/null || true
+trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 t1=$(date +%s)
 
 cd "$root"
