@@ -131,4 +131,3 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	}
 	return ok
 }
-
