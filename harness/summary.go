@@ -44,6 +44,9 @@ func PrintSummary(w io.Writer, run *results.Run) {
 	}
 	fmt.Fprintf(w, "iobench %s suite on %s: %s, %d cores, %s %s, %s; GOMAXPROCS %d, loops %d; %s\n",
 		run.Suite, e.Label(), e.CPUModel, e.Cores, e.OS, e.Kernel, e.GoVersion, e.GOMAXPROCS, e.Loops, pin)
+	if e.UnderWine {
+		fmt.Fprintln(w, "WINE: these figures were measured under Wine on Linux; they are not Windows numbers.")
+	}
 	if e.Notes != "" {
 		fmt.Fprintf(w, "note: %s\n", e.Notes)
 	}

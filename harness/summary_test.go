@@ -43,3 +43,19 @@ func TestSummaryRankingAndLabels(t *testing.T) {
 		}
 	}
 }
+
+// Figures measured under Wine must say they are not Windows numbers, in the summary too.
+func TestSummaryLabelsWine(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wine bool
+	}{{"native", false}, {"wine", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			PrintSummary(&out, &results.Run{Suite: "test", Env: results.Env{OS: "windows", UnderWine: tc.wine}})
+			if got := strings.Contains(out.String(), "not Windows numbers"); got != tc.wine {
+				t.Fatalf("under_wine=%v but label shown=%v:\n%s", tc.wine, got, out.String())
+			}
+		})
+	}
+}

@@ -6,8 +6,9 @@
 #      here, protocol fuzz seed corpora, harness with real child processes and the real
 #      sockperf, report golden images and the headless-Chromium screenshot);
 #   3. the Windows suite under Wine (scripts/wine/test.sh: iocp, netstd and models built for
-#      windows and run under wine64) and the Windows build of `iobench serve` answering the
-#      real sockperf under Wine, whenever Wine is installed; required when CI=true.
+#      windows and run under wine64) and the Windows build of iobench end to end under Wine
+#      (backends, a short run, serve answering the real sockperf), whenever Wine is installed;
+#      required when CI=true.
 #
 # Usage: scripts/test.sh            (set IOBENCH_TESTFLAGS to pass flags to go test, e.g. -v)
 set -uo pipefail
@@ -33,8 +34,8 @@ go test -race -timeout 15m ${IOBENCH_TESTFLAGS:-} ./... || fail=1
 step "Windows suite under Wine"
 if command -v wine64 >/dev/null 2>&1 || command -v wine >/dev/null 2>&1; then
 	scripts/wine/test.sh || fail=1
-	step "iobench serve under Wine against the real sockperf"
-	scripts/wine-sockperf.sh || fail=1
+	step "iobench (Windows build) under Wine: backends, run, serve against the real sockperf"
+	scripts/wine-smoke.sh || fail=1
 elif [ "${CI:-}" = "true" ]; then
 	echo "Wine is required when CI=true (apt-get install wine64 gcc-mingw-w64-x86-64)"; fail=1
 else
