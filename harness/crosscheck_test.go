@@ -38,6 +38,9 @@ var (
 func TestCrossCheckSockperf(t *testing.T) {
 	sp, err := exec.LookPath("sockperf")
 	if err != nil {
+		if requireTools() {
+			t.Fatal("sockperf not installed but CI=true requires it (apt-get install sockperf)")
+		}
 		t.Skip("sockperf not installed")
 	}
 	srv, err := startServer(context.Background(), testExe, []string{"--backend", "netstd", "--proto", "sockperf", "--addr", "127.0.0.1:0", "--gomaxprocs", "1"})

@@ -277,6 +277,9 @@ func TestBenchFormat(t *testing.T) {
 
 	bs, err := exec.LookPath("benchstat")
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("benchstat not on PATH, but CI=true requires it (.ci/run installs it)")
+		}
 		t.Skip("benchstat not installed (go install golang.org/x/perf/cmd/benchstat@latest): format checked textually only")
 	}
 	var lin bytes.Buffer
