@@ -62,17 +62,10 @@ func (ss *session) tag() tag {
 // wakeup); otherwise a flush task is queued, which wakes the loop through its eventfd only
 // if it sleeps.
 func (ss *session) Send(p []byte) error {
-	if ss.Kicked() {
-		return models.ErrClosed
-	}
-	start, err := ss.sq.Push(p)
+	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
 	if err != nil {
-		if err == models.ErrSendQueueFull {
-			ss.Kick(models.KickSendQueueFull)
-		}
 		return err
 	}
-	ss.svc.counters.Sent()
 	if start {
 		// Dekker pair with loop.afterCallback (store inCb=false, then load flushReq): if
 		// we see inCb set, the loop sees flushReq. The CAS settles a tie: exactly one of

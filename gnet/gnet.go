@@ -599,17 +599,10 @@ func (ss *session) open(c gnetv2.Conn, local net.Addr, cfg models.Config) {
 
 // Send implements models.Session.
 func (ss *session) Send(p []byte) error {
-	if ss.Kicked() {
-		return models.ErrClosed
-	}
-	start, err := ss.sq.Push(p)
+	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
 	if err != nil {
-		if errors.Is(err, models.ErrSendQueueFull) {
-			ss.Kick(models.KickSendQueueFull)
-		}
 		return err
 	}
-	ss.svc.counters.Sent()
 	if start {
 		ss.requestFlush()
 	}

@@ -1,7 +1,6 @@
 package iocp
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -103,17 +102,10 @@ func (ss *session) key(kind int) uintptr {
 
 // Send implements models.Session: one copy into the SendQueue; the writer is the loop.
 func (ss *session) Send(p []byte) error {
-	if ss.Kicked() {
-		return models.ErrClosed
-	}
-	start, err := ss.sq.Push(p)
+	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
 	if err != nil {
-		if errors.Is(err, models.ErrSendQueueFull) {
-			ss.Kick(models.KickSendQueueFull)
-		}
 		return err
 	}
-	ss.svc.counters.Sent()
 	if start {
 		if ss.loop.onLoop() {
 			ss.startWrite()

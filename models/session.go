@@ -76,3 +76,23 @@ func (c *SessionCore) Refs() int32 { return c.refs.Load() }
 
 // Retire marks the core unused again (refcount -1) when its slot goes back to the pool.
 func (c *SessionCore) Retire() { c.refs.Store(-1) }
+
+// Enqueue is the half of Session.Send that every backend shares, so the rule is the same
+// everywhere: refuse after a kick (ErrClosed), copy p into q (the one copy Send makes), kick s
+// with KickSendQueueFull when p would take q past its bound, and count the Send. start reports
+// that no write is in flight: the caller must start one on its writer (loop, goroutine,
+// completion port).
+func (c *SessionCore) Enqueue(s Session, q *SendQueue, n *Counters, p []byte) (start bool, err error) {
+	if c.Kicked() {
+		return false, ErrClosed
+	}
+	start, err = q.Push(p)
+	if err != nil {
+		if err == ErrSendQueueFull {
+			s.Kick(KickSendQueueFull)
+		}
+		return false, err
+	}
+	n.Sent()
+	return start, nil
+}

@@ -124,3 +124,62 @@ func TestCounters(t *testing.T) {
 		t.Errorf("Snapshot = %+v\nwant       %+v", got, want)
 	}
 }
+
+// kickRecorder is a Session whose Kick records the reason on its core.
+type kickRecorder struct {
+	models.SessionCore
+	kicks []models.KickReason
+}
+
+func (k *kickRecorder) Send([]byte) error { return nil }
+func (k *kickRecorder) Kick(r models.KickReason) {
+	k.kicks = append(k.kicks, r)
+	k.MarkKicked(r)
+}
+
+func TestEnqueue(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		kicked    bool
+		queued    int // bytes pushed before
+		size      int
+		wantErr   error
+		wantStart bool
+		wantKick  []models.KickReason
+		wantSends uint64
+	}{
+		{name: "first send starts a write", size: 10, wantStart: true, wantSends: 1},
+		{name: "send behind a write in flight", queued: 10, size: 10, wantStart: false, wantSends: 1},
+		{name: "over the bound kicks", queued: 60, size: 10, wantErr: models.ErrSendQueueFull, wantKick: []models.KickReason{models.KickSendQueueFull}},
+		{name: "after a kick", kicked: true, size: 10, wantErr: models.ErrClosed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &kickRecorder{}
+			s.Open(nil, nil)
+			q, err := models.NewSendQueue(64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.queued > 0 {
+				q.Push(make([]byte, tc.queued))
+			}
+			if tc.kicked {
+				s.MarkKicked(models.KickDisconnect)
+			}
+			var c models.Counters
+			start, err := s.Enqueue(s, q, &c, make([]byte, tc.size))
+			if err != tc.wantErr || start != tc.wantStart {
+				t.Fatalf("start %v err %v; want %v %v", start, err, tc.wantStart, tc.wantErr)
+			}
+			if len(s.kicks) != len(tc.wantKick) || (len(s.kicks) > 0 && s.kicks[0] != tc.wantKick[0]) {
+				t.Fatalf("kicks %v, want %v", s.kicks, tc.wantKick)
+			}
+			if got := c.Snapshot(0).Sends; got != tc.wantSends {
+				t.Fatalf("Sends %d, want %d", got, tc.wantSends)
+			}
+			if want := tc.queued + map[bool]int{true: tc.size}[tc.wantErr == nil]; q.Len() != want {
+				t.Fatalf("queued %d bytes, want %d", q.Len(), want)
+			}
+		})
+	}
+}

@@ -339,17 +339,10 @@ func (ss *session) open(c net.Conn, cfg models.Config) {
 
 // Send implements models.Session.
 func (ss *session) Send(p []byte) error {
-	if ss.Kicked() {
-		return models.ErrClosed
-	}
-	start, err := ss.sq.Push(p)
+	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
 	if err != nil {
-		if errors.Is(err, models.ErrSendQueueFull) {
-			ss.Kick(models.KickSendQueueFull)
-		}
 		return err
 	}
-	ss.svc.counters.Sent()
 	if start {
 		select {
 		case ss.wake <- struct{}{}:

@@ -1,7 +1,6 @@
 package rio
 
 import (
-	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -213,17 +212,10 @@ func (ss *session) recvDone(status int32, n uint32) {
 // Send implements models.Session: copy into the SendQueue; the caller that starts the writer
 // turn pumps it into registered send parts at once.
 func (ss *session) Send(p []byte) error {
-	if ss.Kicked() {
-		return models.ErrClosed
-	}
-	start, err := ss.sq.Push(p)
+	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
 	if err != nil {
-		if errors.Is(err, models.ErrSendQueueFull) {
-			ss.Kick(models.KickSendQueueFull)
-		}
 		return err
 	}
-	ss.svc.counters.Sent()
 	if start {
 		ss.pump()
 	}

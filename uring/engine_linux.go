@@ -1,7 +1,6 @@
 package uring
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -475,17 +474,10 @@ var _ models.Session = (*session)(nil)
 // Send implements models.Session. The loop is woken only if it is blocked in io_uring_enter;
 // a Send from the loop's own callbacks just queues the write for the next enter.
 func (ss *session) Send(p []byte) error {
-	if ss.Kicked() {
-		return models.ErrClosed
-	}
-	start, err := ss.sq.Push(p)
+	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
 	if err != nil {
-		if errors.Is(err, models.ErrSendQueueFull) {
-			ss.Kick(models.KickSendQueueFull)
-		}
 		return err
 	}
-	ss.svc.counters.Sent()
 	if start {
 		ss.postLive(mWrite)
 	}
