@@ -42,9 +42,7 @@ type Engine struct {
 	cfg  models.Config
 	jobs *models.JobLoop
 
-	mu       sync.Mutex
-	services map[*service]struct{}
-	closed   bool
+	services models.ServiceSet[*service]
 }
 
 var _ models.Engine = (*Engine)(nil)
@@ -55,47 +53,25 @@ func New(cfg models.Config) (models.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, jobs: models.NewJobLoop(), services: map[*service]struct{}{}}, nil
+	return &Engine{cfg: cfg, jobs: models.NewJobLoop()}, nil
 }
 
 func (e *Engine) Name() string { return Name }
 
 func (e *Engine) Post(job func()) error { return e.jobs.Post(job) }
 
-func (e *Engine) addService(s *service) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return models.ErrClosed
-	}
-	e.services[s] = struct{}{}
-	return nil
-}
+func (e *Engine) addService(s *service) error { return e.services.Add(s) }
 
-func (e *Engine) removeService(s *service) {
-	e.mu.Lock()
-	delete(e.services, s)
-	e.mu.Unlock()
-}
+func (e *Engine) removeService(s *service) { e.services.Remove(s) }
 
 // Close closes every service and the job loop.
 func (e *Engine) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
+	first, err := e.services.CloseAll()
+	if !first {
 		return nil
 	}
-	e.closed = true
-	svcs := make([]*service, 0, len(e.services))
-	for s := range e.services {
-		svcs = append(svcs, s)
-	}
-	e.mu.Unlock()
-	for _, s := range svcs {
-		s.Close()
-	}
 	e.jobs.Close()
-	return nil
+	return err
 }
 
 // Listen starts a SERVER service.
