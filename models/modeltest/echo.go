@@ -18,12 +18,15 @@ import (
 
 // Echo matrix sizing. Each case moves at most echoBudget bytes each way and at most
 // echoMaxMsgs messages in all, so the matrix stays fast under -race; a (size, conns) pair
-// whose single round of messages would exceed the budget runs with fewer connections
-// (budget/size), and its name says so.
+// whose single round (one message per connection) would pass the budget sends exactly one
+// message per connection, and one whose single round would pass echoRoundBudget runs with
+// fewer connections (echoRoundBudget/size: only 1 MiB x 1000 = 1 GiB, which runs as 1 MiB x
+// 128), and its name says so.
 const (
-	echoBudget     = 16 << 20
-	echoMaxMsgs    = 200_000
-	echoMaxPerConn = 4096
+	echoBudget      = 16 << 20
+	echoRoundBudget = 128 << 20
+	echoMaxMsgs     = 200_000
+	echoMaxPerConn  = 4096
 	// echoWindow is the most bytes one client keeps unechoed: it keeps the server's send
 	// queue (default 4 MiB) far from its bound even when the client's reader lags under -race.
 	echoWindow = 512 << 10
@@ -67,7 +70,7 @@ func echoShapes() []echoShape {
 	seen := map[echoShape]bool{}
 	for _, size := range []int{1, 64, 4 << 10, 64 << 10, 1 << 20} {
 		for _, conns := range []int{1, 100, 1000} {
-			conns = max(1, min(conns, echoBudget/size))
+			conns = max(1, min(conns, echoRoundBudget/size))
 			msgs := min(echoBudget/(size*conns), echoMaxMsgs/conns, echoMaxPerConn)
 			sh := echoShape{size, conns, max(1, msgs)}
 			if !seen[sh] {

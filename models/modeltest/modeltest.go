@@ -14,7 +14,7 @@
 //
 //   - echo/size=S/conns=N: plain clients stream sequenced messages (seq + conn + CRC-32C from
 //     12 B up, a (conn, seq) byte pattern below) through an echo service, S in 1 B, 64 B,
-//     4 KiB, 64 KiB, 1 MiB and N in 1, 100, 1000 (fewer where S*N would pass echoBudget);
+//     4 KiB, 64 KiB, 1 MiB and N in 1, 100, 1000 (one message per connection where S*N passes echoBudget; 1 MiB runs with 128, not 1000);
 //     lost, duplicated, reordered, crossed or corrupt data fails; then each client
 //     half-closes and must read EOF with nothing extra; every session ends with KickRecv0;
 //     the counters (Accepted, BytesRecv, BytesSent, Kicks) and OnSend totals must agree.
