@@ -146,31 +146,23 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
-	var first sync.WaitGroup
-	var ok atomic.Int32
-	var firstErr atomic.Pointer[error]
-	for range opt.Conns {
-		first.Add(1)
+	var retry func()
+	if opt.Type == models.ServiceClientAutoReconnect {
+		retry = s.redialLoop
+	}
+	spawn := func(f func()) {
 		s.goroutines.Add(1)
 		go func() {
 			defer s.goroutines.Add(-1)
-			err := s.dial()
-			if err == nil {
-				ok.Add(1)
-			} else {
-				firstErr.CompareAndSwap(nil, &err)
-			}
-			first.Done()
-			if err != nil && opt.Type == models.ServiceClientAutoReconnect {
-				s.redialLoop()
-			}
+			f()
 		}()
 	}
+	wait := models.StartConnects(opt.Conns, spawn, s.dial, retry)
 	s.goroutines.Add(-1) // the setup reference: every dialer holds its own now
-	first.Wait()
-	if ok.Load() == 0 && opt.Type == models.ServiceClient {
+	connected, err := wait()
+	if connected == 0 && opt.Type == models.ServiceClient {
 		s.Close()
-		return nil, models.WrapOp(Name, "connect", *firstErr.Load())
+		return nil, models.WrapOp(Name, "connect", err)
 	}
 	return s, nil
 }
