@@ -530,7 +530,11 @@ func testPeerReset(t *testing.T, backend string) {
 	<-wdone
 	k.WaitDisconnects(t, 1)
 	for r, n := range k.Reasons() {
-		if !isRecvOrSendError(r) || n != 1 {
+		// Wine reports a reset that arrived while no receive was pending as a graceful close
+		// on the next read (a plain Go program sees EOF there too, ECONNRESET on Windows), so
+		// under Wine recv_0 is the platform's answer, not the backend's mistake.
+		wineEOF := r == models.KickRecv0 && underWine()
+		if !(isRecvOrSendError(r) || wineEOF) || n != 1 {
 			t.Errorf("disconnect reason %v x%d after a peer reset, want one of recv_error, send_error, io_error, once", r, n)
 		}
 	}

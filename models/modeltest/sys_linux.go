@@ -60,3 +60,6 @@ func reListenable(tb testing.TB) (string, func() (net.Listener, error)) {
 	}}
 	return addr, func() (net.Listener, error) { return lc.Listen(context.Background(), "tcp", addr) }
 }
+
+// underWine is false: Wine runs Windows binaries only.
+func underWine() bool { return false }

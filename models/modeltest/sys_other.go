@@ -26,3 +26,6 @@ func reListenable(tb testing.TB) (string, func() (net.Listener, error)) {
 	addr, _ := deadAddr(tb)
 	return addr, func() (net.Listener, error) { return net.Listen("tcp", addr) }
 }
+
+// underWine is false: Wine runs Windows binaries only.
+func underWine() bool { return false }

@@ -47,3 +47,11 @@ func reListenable(tb testing.TB) (string, func() (net.Listener, error)) {
 	ln.Close()
 	return addr, func() (net.Listener, error) { return net.Listen("tcp", addr) }
 }
+
+var wineOnce = sync.OnceValue(func() bool {
+	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
+})
+
+// underWine reports whether this Windows binary runs under Wine (ntdll exports
+// wine_get_version there; Windows' does not).
+func underWine() bool { return wineOnce() }
