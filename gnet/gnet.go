@@ -506,19 +506,7 @@ func (s *service) dial() error {
 // redialLoop reconnects one auto-reconnect session slot until it succeeds or the service
 // closes. The caller has counted this goroutine in s.goroutines.
 func (s *service) redialLoop() {
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-time.After(s.opt.ReconnectDelay):
-		}
-		if s.closing.Load() {
-			return
-		}
-		if s.dial() == nil {
-			return
-		}
-	}
+	models.Redial(s.quit, s.opt.ReconnectDelay, s.closing.Load, s.dial)
 }
 
 // session is one pooled connection.

@@ -3,6 +3,7 @@ package models
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // StartConnects starts the first connect attempt of each of n client sessions at once; the
@@ -38,5 +39,20 @@ func StartConnects(n int, spawn func(func()), attempt func() error, retry func()
 			first = *p
 		}
 		return int(ok.Load()), first
+	}
+}
+
+// Redial is an auto-reconnect session's retry loop (CLIENT_AUTO_RECONNECT): after each delay
+// it dials again, until a dial succeeds, quit is closed or closing reports true.
+func Redial(quit <-chan struct{}, delay time.Duration, closing func() bool, dial func() error) {
+	for {
+		select {
+		case <-quit:
+			return
+		case <-time.After(delay):
+		}
+		if closing() || dial() == nil {
+			return
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/iobench/iobench/models"
 )
@@ -50,6 +51,41 @@ func TestStartConnects(t *testing.T) {
 			}
 			if want := map[bool]int32{true: int32(tc.n - tc.wantConnected)}[tc.withRetry]; retries.Load() != want {
 				t.Fatalf("retries %d, want %d (one per failed attempt, only with retry)", retries.Load(), want)
+			}
+		})
+	}
+}
+
+func TestRedial(t *testing.T) {
+	refused := errors.New("refused")
+	for _, tc := range []struct {
+		name      string
+		failures  int  // dials that fail before one succeeds
+		closeAt   int  // closing reports true from this dial on (0: never)
+		quit      bool // quit closed before Redial runs
+		wantDials int
+	}{
+		{name: "retries until connected", failures: 3, wantDials: 4},
+		{name: "stops when the service closes", failures: 100, closeAt: 2, wantDials: 2},
+		{name: "quit before the first attempt", failures: 100, quit: true, wantDials: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			quit := make(chan struct{})
+			if tc.quit {
+				close(quit)
+			}
+			dials := 0
+			closing := func() bool { return tc.closeAt > 0 && dials >= tc.closeAt }
+			dial := func() error {
+				dials++
+				if dials <= tc.failures {
+					return refused
+				}
+				return nil
+			}
+			models.Redial(quit, time.Millisecond, closing, dial)
+			if dials != tc.wantDials {
+				t.Fatalf("dialed %d times, want %d", dials, tc.wantDials)
 			}
 		})
 	}

@@ -250,19 +250,7 @@ func (s *service) dial() error {
 // redialLoop reconnects one auto-reconnect session slot until it succeeds or the service
 // closes.
 func (s *service) redialLoop() {
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-time.After(s.opt.ReconnectDelay):
-		}
-		if s.closing.Load() {
-			return
-		}
-		if s.dial() == nil {
-			return
-		}
-	}
+	models.Redial(s.quit, s.opt.ReconnectDelay, s.closing.Load, s.dial)
 }
 
 func (s *service) start(slot int, c net.Conn) {
