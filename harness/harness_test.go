@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/iobench/iobench/apps"
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/models"
 	_ "github.com/iobench/iobench/netstd"
@@ -58,9 +59,9 @@ func TestMain(m *testing.M) {
 }
 
 // startAppServer runs app on netstd in this process and returns its address.
-func startAppServer(tb testing.TB, app string, opt AppOptions) string {
+func startAppServer(tb testing.TB, app string, opt apps.Options) string {
 	tb.Helper()
-	h, err := NewApp(app, opt)
+	h, err := apps.New(app, opt)
 	if err != nil {
 		tb.Fatal(err)
 	}

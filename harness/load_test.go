@@ -10,6 +10,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/iobench/iobench/apps"
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/proto"
 )
@@ -33,7 +34,7 @@ func TestLoadVerifiesReplies(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.cfg
-			c.Target = startAppServer(t, tc.app, AppOptions{RoomSize: tc.room})
+			c.Target = startAppServer(t, tc.app, apps.Options{RoomSize: tc.room})
 			c.Warmup, c.Duration = 50*time.Millisecond, 300*time.Millisecond
 			c.BeforeTraffic = func() error { time.Sleep(20 * time.Millisecond); return nil }
 			res, err := Load(context.Background(), c)
@@ -215,7 +216,7 @@ func TestOpenLoopSeesServerStalls(t *testing.T) {
 }
 
 func TestLoadCmdExitCodes(t *testing.T) {
-	addr := startAppServer(t, "echo", AppOptions{})
+	addr := startAppServer(t, "echo", apps.Options{})
 	dead := startRawServer(t, func(c net.Conn) {}) // closes at once
 	cases := []struct {
 		name string

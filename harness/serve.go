@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/iobench/iobench/apps"
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/models"
 )
@@ -25,7 +26,7 @@ type ServeConfig struct {
 	Addr       string
 	GOMAXPROCS int // 0 leaves the runtime's default
 	Engine     models.Config
-	AppOptions AppOptions
+	AppOptions apps.Options
 	// Control reads commands from Stdin: "stats" prints one ServerStats JSON line on Stdout,
 	// "quit" stops the server. The harness uses it to sample the server's own counters at the
 	// edges of a measurement window.
@@ -93,7 +94,7 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 	if c.AppOptions.MaxFrame == 0 {
 		c.AppOptions.MaxFrame = c.Engine.RecvBufferSize
 	}
-	app, err := NewApp(c.App, c.AppOptions)
+	app, err := apps.New(c.App, c.AppOptions)
 	if err != nil {
 		return cli.Usage(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobench/iobench/apps"
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/models"
 	_ "github.com/iobench/iobench/netstd"
@@ -30,7 +31,7 @@ func startServe(tb testing.TB, backend, app string) (addr string, control io.Wri
 	done := make(chan error, 1)
 	go func() {
 		done <- Serve(ctx, ServeConfig{Backend: backend, App: app, Addr: "127.0.0.1:0", Control: true,
-			AppOptions: AppOptions{RoomSize: 3}}, pr, out, io.Discard)
+			AppOptions: apps.Options{RoomSize: 3}}, pr, out, io.Discard)
 	}()
 	tb.Cleanup(func() {
 		cancel()

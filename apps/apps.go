@@ -1,4 +1,8 @@
-package harness
+// Package apps holds the server apps iobench runs on every backend (echo, framed, sockperf and
+// the broadcast room). They are written once against models, so every backend runs identical
+// app code (copy parity): the only thing that differs between two runs is the I/O model
+// underneath. `iobench serve` and the conformance suite (models/modeltest) both use them.
+package apps
 
 import (
 	"errors"
@@ -9,15 +13,12 @@ import (
 	"github.com/iobench/iobench/proto"
 )
 
-// The server apps are written once against models, so every backend runs identical app code
-// (copy parity): the only thing that differs between two runs is the I/O model underneath.
-
-// AppNames lists the apps `iobench serve --proto` accepts: the three protocols plus the
+// Names lists the apps `iobench serve --proto` accepts: the three protocols plus the
 // broadcast room (framed wire, fanned out to a room of sessions).
-var AppNames = []string{"echo", "framed", "sockperf", "broadcast"}
+var Names = []string{"echo", "framed", "sockperf", "broadcast"}
 
-// AppOptions configures an app.
-type AppOptions struct {
+// Options configures an app.
+type Options struct {
 	// MaxFrame is the largest frame accepted (framed, sockperf, broadcast); larger declared
 	// lengths kick the session with KickRecvBufferOverFull. 0 means the RecvBuffer size.
 	MaxFrame int
@@ -25,8 +26,8 @@ type AppOptions struct {
 	RoomSize int
 }
 
-// NewApp returns the handler of the named app.
-func NewApp(name string, opt AppOptions) (models.Handler, error) {
+// New returns the handler of the named app.
+func New(name string, opt Options) (models.Handler, error) {
 	if opt.MaxFrame < 0 || opt.RoomSize < 0 {
 		return nil, fmt.Errorf("negative app option %+v", opt)
 	}
