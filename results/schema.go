@@ -60,6 +60,55 @@ type Run struct {
 	Suite         string    `json:"suite"`          // suite name, e.g. "default", "quick"
 	Env           Env       `json:"env"`            // the machine and build that produced Results
 	Results       []Result  `json:"results"`
+
+	// Interrupted says the run was stopped (SIGINT/SIGTERM) before it finished: repetitions in
+	// flight then are marked Rep.Interrupted, excluded from medians, never counted as failures.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Speed is the machine-speed calibration of the run (see Calibration): runs whose speed
+	// indices differ by more than 20 % are never merged into one verdict.
+	Speed *Speed `json:"speed,omitempty"`
+	// Capacities are the common capacities the equal-load ladders were built on, one per
+	// workload that has a ladder.
+	Capacities []Capacity `json:"capacities,omitempty"`
+}
+
+// Speed is the machine-speed calibration of a run: a short fixed CPU-bound loop and a fixed
+// count of loopback ping-pongs, run before and after every round of interleaved repetitions.
+type Speed struct {
+	// Index is the run's speed index: the median over Rounds of each round's Index. Higher is
+	// faster; only ratios between runs mean anything (the unit is arbitrary but fixed).
+	Index  float64       `json:"index"`
+	Rounds []Calibration `json:"rounds"`
+}
+
+// Calibration is one round's speed measurement, before and after the round.
+type Calibration struct {
+	Round int `json:"round"` // 0-based round (repetition) number
+	// CPULoopNs and PingPongNs are the wall times of the fixed CPU loop and of one loopback
+	// ping-pong round trip (median of the fixed count), before and after the round, ns.
+	CPULoopNsBefore  float64 `json:"cpu_loop_ns_before"`
+	CPULoopNsAfter   float64 `json:"cpu_loop_ns_after"`
+	PingPongNsBefore float64 `json:"pingpong_ns_before"`
+	PingPongNsAfter  float64 `json:"pingpong_ns_after"`
+	Index            float64 `json:"index"` // speed index of the round (before and after combined)
+	// Drift is |after-before|/before of the worse of the two calibrations; Drifted is set when
+	// it exceeds 10 %: the round's figures are flagged.
+	Drift   float64 `json:"drift"`
+	Drifted bool    `json:"drifted,omitempty"`
+}
+
+// Capacity is the common capacity of one workload: the lowest sustainable rate among the
+// compared backends and the load generator, found by a short probe before the ladder.
+type Capacity struct {
+	Workload string `json:"workload"` // Key.String() of the workload without its rate
+	// MsgsPerSec is the common capacity the ladder's fractions multiply, msgs/s.
+	MsgsPerSec float64 `json:"msgs_per_sec"`
+	// LimitedBy names what set it: a backend's label, or "client" for the load generator.
+	LimitedBy string `json:"limited_by"`
+	// PerBackend is each label's probed capacity, msgs/s.
+	PerBackend map[string]float64 `json:"per_backend,omitempty"`
+	// Fractions are the ladder's offered rates as fractions of MsgsPerSec.
+	Fractions []float64 `json:"fractions"`
 }
 
 // Env is the environment manifest of a run: everything needed to judge whether two runs
@@ -107,7 +156,10 @@ func (e Env) Label() string {
 // Result is one (backend, workload) cell: the median of its repetitions in the embedded
 // Figures, every repetition in Repetitions.
 type Result struct {
-	Backend       string  `json:"backend"`                // server backend folder name: netstd, epoll, iocp...
+	Backend string `json:"backend"` // server backend folder name: netstd, epoll, iocp...
+	// Label tells two results of one backend apart: the backend's name, or "<backend>#aa" for
+	// the A/A twin that calibrates significance. Empty means Backend (older files).
+	Label         string  `json:"label,omitempty"`
 	BackendNote   string  `json:"backend_note,omitempty"` // caveat shown with every number of this backend
 	ClientBackend string  `json:"client_backend"`         // backend of the load generator
 	Scenario      string  `json:"scenario"`               // one of Scenarios
@@ -118,6 +170,12 @@ type Result struct {
 	Rate          float64 `json:"rate"`                   // open loop offered msgs/s total; 0 closed loop
 	Mode          string  `json:"mode"`                   // ModeClosed or ModeOpen
 	Reps          int     `json:"reps"`                   // number of repetitions measured
+	// LoadFraction is, for a point of an equal-load ladder, its offered Rate as a fraction of
+	// the workload's common capacity (Run.Capacities); 0 otherwise.
+	LoadFraction float64 `json:"load_fraction,omitempty"`
+	// Capacity marks the closed-loop maximum-throughput result of a workload that also has a
+	// ladder: a secondary "capacity" figure, never the basis of a verdict.
+	Capacity bool `json:"capacity,omitempty"`
 
 	// Figures holds the headline: the median over Repetitions of each metric (Verify is the
 	// sum over repetitions, Bottleneck the majority).
@@ -145,6 +203,42 @@ type Figures struct {
 	Verify     *Verify        `json:"verify"`               // message verification counts
 	Errors     *float64       `json:"errors,omitempty"`     // failed connects/requests, count
 	Note       string         `json:"note,omitempty"`       // free text about this repetition
+
+	// LatencyCI is the distribution-free 95 % confidence interval of each headline percentile
+	// (order statistics: ranks n·p ± 1.96·√(n·p·(1−p))), ns. LatencySamples is n, the latencies
+	// recorded in the window. A percentile with fewer than MinTailSamples beyond it is "too few
+	// samples": readers show no bare number for it.
+	LatencyCI      *LatencyCI `json:"latency_ci_ns,omitempty"`
+	LatencySamples uint64     `json:"latency_samples,omitempty"`
+	// Saturated says the backend could not sustain the offered rate (achieved < 95 % of
+	// offered, or errors): compared as saturated, never averaged in.
+	Saturated bool `json:"saturated,omitempty"`
+	// Steady is the steady-state test over the window's ~100 ms slices (nil: not tested).
+	Steady *Steady `json:"steady,omitempty"`
+}
+
+// MinTailSamples is the fewest samples beyond a percentile for it to be shown as a number.
+const MinTailSamples = 100
+
+// LatencyCI holds [low, high] bounds, ns; a nil entry could not be computed.
+type LatencyCI struct {
+	P50  *[2]float64 `json:"p50,omitempty"`
+	P99  *[2]float64 `json:"p99,omitempty"`
+	P999 *[2]float64 `json:"p999,omitempty"`
+}
+
+// Steady is the trend test over a window cut into slices: Spearman's rank correlation of
+// throughput and of p99 latency against slice index, with its two-sided p. OK is false when
+// either shows a significant trend (p < 0.01): the window was not in steady state.
+type Steady struct {
+	OK               bool    `json:"ok"`
+	Slices           int     `json:"slices"`
+	ThroughputRho    float64 `json:"throughput_rho"`
+	ThroughputP      float64 `json:"throughput_p"`
+	LatencyRho       float64 `json:"latency_rho"`
+	LatencyP         float64 `json:"latency_p"`
+	WarmupNs         int64   `json:"warmup_ns"` // the warm-up actually used (it may be lengthened)
+	WarmupLengthened bool    `json:"warmup_lengthened,omitempty"`
 }
 
 // Latency percentiles of round-trip time in nanoseconds (open loop: from the intended send
@@ -196,7 +290,28 @@ type Rep struct {
 	Figures        // this repetition's own numbers
 	HDRLog  string `json:"hdr_log,omitempty"` // relative path of this repetition's HDR log
 	Error   string `json:"error,omitempty"`
+	// Interrupted: the run was stopped during this repetition; it is excluded from medians
+	// and is not a failure (Error is empty).
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Round is the interleaving round this repetition ran in (Run.Speed.Rounds[Round]);
+	// SpeedDrifted copies that round's flag.
+	Round        int  `json:"round"`
+	SpeedDrifted bool `json:"speed_drifted,omitempty"`
 }
+
+// Name is r's label: Label, or Backend when Label is empty.
+func (r *Result) Name() string {
+	if r.Label != "" {
+		return r.Label
+	}
+	return r.Backend
+}
+
+// AASuffix marks the A/A twin's label: "netstd#aa" is netstd measured a second time.
+const AASuffix = "#aa"
+
+// IsAA reports whether r is the A/A twin of its backend.
+func (r *Result) IsAA() bool { return strings.HasSuffix(r.Label, AASuffix) }
 
 // Spread is the dispersion of key metrics across repetitions. Nil entries: not measured.
 type Spread struct {
