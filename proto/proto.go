@@ -15,6 +15,9 @@
 // Decoders reject garbage with ErrProtocol and frames over the limit with ErrTooLarge; the
 // server apps turn those into a KickPacketError / KickRecvBufferOverFull kick.
 //
+// Ledger and ClassifyUnanswered are the verification side of the faults scenario: a message
+// in flight when the server was killed is counted apart, never as lost or duplicated.
+//
 // # Crypto wire format
 //
 // All integers are big-endian. The client speaks first; each side sends one hello of
