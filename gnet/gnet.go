@@ -106,9 +106,9 @@
 // gnet client (Client.Stop) and waits for its loops to return; the loops' pollers and
 // eventfds are closed by gnet. A service is visible to Engine.Close from the start of
 // Listen/Connect, holding a setup reference until its gnet client is stored, so an
-// Engine.Close racing them waits for that and stops it (see newService). gnet keeps a package-level goroutine pool (ants)
-// started at package init; the adapter never submits to it on Linux/macOS, so it holds no
-// goroutine of an engine.
+// Engine.Close racing them waits for that and stops it (see newService). gnet keeps a
+// package-level goroutine pool (ants) started at package init; the adapter never submits to
+// it on Linux/macOS, so it holds no goroutine of an engine.
 package gnet
 
 import (
@@ -321,9 +321,9 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 // newService builds a service and makes it visible to Engine.Close. prepare (if not nil) sets
 // the fields Close reads that exist before setup starts, and the service holds one reference
 // in s.goroutines for its setup, which Listen or Connect releases once the gnet client is
-// stored (or setup failed). Close waits for s.goroutines to reach 0 before it reads
-// them, so a Close racing Listen or Connect neither reads a half-built service nor returns
-// before the gnet client that setup starts is there to be stopped.
+// stored (or setup failed). Close waits for s.goroutines to reach 0 before it reads them, so
+// a Close racing Listen or Connect neither reads a half-built service nor returns before the
+// gnet client that setup starts is there to be stopped.
 func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, prepare func(*service)) (*service, error) {
 	pool, err := models.NewSessionPool(opt.PoolSize)
 	if err != nil {
