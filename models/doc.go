@@ -28,6 +28,38 @@
 // full, overflow, shutdown) closes at once and drops queued data, as a game server does when
 // it drops a misbehaving client.
 //
+// # Lifecycle (written once, here)
+//
+// A backend is its I/O; the rules around it are these helpers, and every backend calls them
+// (none calls OnDisconnect itself):
+//
+//   - ServiceCore (embedded in every service): InitService (options, handler, pool),
+//     Type/Stats, BeginClose + KickOpen + Opened (Service.Close kicks once and waits on an
+//     event, never by polling), and EndSession, the one end of a session: reason (KickNone
+//     becomes KickUnknown), count, OnDisconnect, send queue released, core retired, slot
+//     released, redial.
+//   - SessionCore.Recv / Received / ReceivedFrom / PeerClosed / RecvFailed: the receive rule
+//     (commit, count, deliver, EOF drain, error → KickRecvError), over the RecvBuffer or over
+//     memory the backend owns (RecvBuffer.DeliverFrom).
+//   - SessionCore.Flush: the synchronous writer's turn (Peek → one gather write → Wrote:
+//     count, OnSend, Advance) for backends that write in place; Wrote and WriterDone for
+//     proactors that complete a gather write later.
+//   - Closer and Goroutines: Engine.Close's once-only teardown, which returns at once when
+//     called from inside the engine (a callback or a Post job) instead of deadlocking.
+//
+// # Parity rules (every backend; models/modeltest checks each)
+//
+//   - A nil Handler is refused by Listen and Connect with ErrBadConfig.
+//   - TCP_NODELAY is on for accepted and dialled sockets, as Go net sets it.
+//   - Every kick but a graceful peer EOF closes abortively (SO_LINGER {1, 0}: the peer sees a
+//     reset and queued data is dropped); a recv_0 end after the drain is a FIN.
+//   - The counters include a disconnect when its OnDisconnect runs.
+//   - Engine.Close from inside a callback or a Post job returns (it starts the close); a
+//     Close from outside waits for all of it.
+//   - A Post that fails (ErrClosed, or the kernel refusing the wake-up) leaves nothing queued:
+//     the job never runs.
+//   - An engine opens and closes any number of services over its life (ids are reused).
+//
 // # Post ordering
 //
 // Engine.Post runs jobs one at a time on the engine's job loop in the order Post returned

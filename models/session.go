@@ -17,9 +17,12 @@ type SessionCore struct {
 	id     atomic.Uint64
 	reason atomic.Uint32 // first KickReason recorded; 0 = not kicked
 	refs   atomic.Int32  // -1 = in the pool, unused
-	user   atomic.Pointer[any]
-	local  net.Addr
-	remote net.Addr
+	// draining: the peer half-closed; the session reads no more and ends with KickRecv0
+	// once its send queue is written (see PeerClosed and WriterDone).
+	draining atomic.Bool
+	user     atomic.Pointer[any]
+	local    net.Addr
+	remote   net.Addr
 }
 
 // InitCore marks a fresh, pooled session core as unused (refcount -1).
@@ -31,6 +34,7 @@ func (c *SessionCore) Open(local, remote net.Addr) {
 	c.id.Store(NextSessionID())
 	c.local, c.remote = local, remote
 	c.reason.Store(0)
+	c.draining.Store(false)
 	c.user.Store(nil)
 	c.refs.Store(1)
 }

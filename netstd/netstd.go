@@ -16,10 +16,8 @@ package netstd
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/iobench/iobench/models"
@@ -39,8 +37,10 @@ func init() {
 
 // Engine is the Go net engine.
 type Engine struct {
-	cfg  models.Config
-	jobs *models.JobLoop
+	cfg    models.Config
+	jobs   *models.JobLoop
+	g      models.Goroutines // the job loop and every session goroutine
+	closer models.Closer
 
 	services models.ServiceSet[*service]
 }
@@ -53,7 +53,9 @@ func New(cfg models.Config) (models.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, jobs: models.NewJobLoop()}, nil
+	e := &Engine{cfg: cfg}
+	e.jobs = models.NewJobLoopIn(&e.g)
+	return e, nil
 }
 
 func (e *Engine) Name() string { return Name }
@@ -64,14 +66,14 @@ func (e *Engine) addService(s *service) error { return e.services.Add(s) }
 
 func (e *Engine) removeService(s *service) { e.services.Remove(s) }
 
-// Close closes every service and the job loop.
+// Close closes every service and the job loop. Called from a callback or a Post job it
+// starts that and returns (models.Closer).
 func (e *Engine) Close() error {
-	first, err := e.services.CloseAll()
-	if !first {
-		return nil
-	}
-	e.jobs.Close()
-	return err
+	return e.closer.Close(e.g.Current(), func() error {
+		_, err := e.services.CloseAll()
+		e.jobs.Close()
+		return err
+	})
 }
 
 // Listen starts a SERVER service.
@@ -134,17 +136,23 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 // Connect neither misses the listener nor sees the group empty while dialers are still
 // being added.
 func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, ln net.Listener) (*service, error) {
-	pool, err := models.NewSessionPool(opt.PoolSize)
-	if err != nil {
+	s := &service{eng: e, addr: addr, ln: ln, quit: make(chan struct{})}
+	if err := s.InitService(opt, h); err != nil {
 		return nil, err
 	}
-	s := &service{eng: e, opt: opt, h: h, addr: addr, ln: ln, pool: pool,
-		sessions: make([]*session, opt.PoolSize), quit: make(chan struct{})}
+	s.sessions = make([]*session, opt.PoolSize)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range s.sessions {
 		s.sessions[i] = &session{svc: s, slot: i}
 		s.sessions[i].InitCore()
 	}
+	s.SetRedial(func() {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.redialLoop()
+		}()
+	})
 	s.wg.Add(1)
 	if err := e.addService(s); err != nil {
 		return nil, err
@@ -153,32 +161,33 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr ne
 }
 
 type service struct {
+	models.ServiceCore
 	eng      *Engine
-	opt      models.ServiceOptions
-	h        models.Handler
 	addr     net.Addr
 	ln       net.Listener
-	pool     *models.SessionPool
 	sessions []*session
-	counters models.Counters
 	ctx      context.Context
 	cancel   context.CancelFunc
 	quit     chan struct{}
-	closing  atomic.Bool
 	closeMu  sync.Mutex
 	wg       sync.WaitGroup // accept loop, dialers, session goroutines
 }
 
 var _ models.Service = (*service)(nil)
 
-func (s *service) Type() models.ServiceType   { return s.opt.Type }
-func (s *service) Addr() net.Addr             { return s.addr }
-func (s *service) Stats() models.ServiceStats { return s.counters.Snapshot(s.pool.Live()) }
+func (s *service) Addr() net.Addr { return s.addr }
 
+// Close stops accepting and dialling, kicks every open session once (a session opening
+// concurrently kicks itself, see models.ServiceCore.Opened) and waits for the accept loop,
+// the dialers and every session's end.
 func (s *service) Close() error {
+	if s.eng.g.Current() { // a callback or job cannot wait for itself
+		go s.Close()
+		return nil
+	}
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
-	if s.closing.Swap(true) {
+	if !s.BeginClose() {
 		return nil
 	}
 	close(s.quit)
@@ -186,24 +195,10 @@ func (s *service) Close() error {
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	// Kick until nothing is alive: a dialer may still be handing out a session.
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		for _, slot := range s.pool.Alive() {
-			if ss := s.sessions[slot]; ss.Refs() > 0 { // opened (Open publishes conn)
-				ss.Kick(models.KickShutdown)
-			}
-		}
-		select {
-		case <-done:
-			s.eng.removeService(s)
-			return nil
-		case <-tick.C:
-		}
-	}
+	models.KickOpen(&s.ServiceCore, s.sessions)
+	s.wg.Wait()
+	s.eng.removeService(s)
+	return nil
 }
 
 func (s *service) acceptLoop() {
@@ -211,20 +206,20 @@ func (s *service) acceptLoop() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+			if s.Closing() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			// Transient (EMFILE, ECONNABORTED): back off briefly as net/http does.
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}
-		slot, ok := s.pool.Acquire()
+		slot, ok := s.Pool().Acquire()
 		if !ok {
-			s.counters.Refused()
+			s.Counters().Refused()
 			c.Close()
 			continue
 		}
-		s.counters.Accepted()
+		s.Counters().Accepted()
 		s.start(slot, c)
 	}
 }
@@ -233,16 +228,16 @@ func (s *service) dial() error {
 	var d net.Dialer
 	c, err := d.DialContext(s.ctx, "tcp", s.addr.String())
 	if err != nil {
-		s.counters.ConnectFailed()
+		s.Counters().ConnectFailed()
 		return err
 	}
-	slot, ok := s.pool.Acquire()
+	slot, ok := s.Pool().Acquire()
 	if !ok {
-		s.counters.Refused()
+		s.Counters().Refused()
 		c.Close()
 		return models.ErrPoolExhausted
 	}
-	s.counters.Connected()
+	s.Counters().Connected()
 	s.start(slot, c)
 	return nil
 }
@@ -250,31 +245,28 @@ func (s *service) dial() error {
 // redialLoop reconnects one auto-reconnect session slot until it succeeds or the service
 // closes.
 func (s *service) redialLoop() {
-	models.Redial(s.quit, s.opt.ReconnectDelay, s.closing.Load, s.dial)
+	models.Redial(s.quit, s.Options().ReconnectDelay, s.Closing, s.dial)
 }
 
 func (s *service) start(slot int, c net.Conn) {
 	ss := s.sessions[slot]
 	ss.open(c, s.eng.cfg)
 	s.wg.Add(1)
-	if s.closing.Load() {
-		ss.Kick(models.KickShutdown)
-	}
+	s.Opened(ss)
 	go ss.readLoop()
 }
 
 type session struct {
 	models.SessionCore
-	svc      *service
-	slot     int
-	conn     net.Conn
-	rb       models.RecvBuffer
-	sq       models.SendQueue
-	wake     chan struct{}
-	done     chan struct{}
-	draining atomic.Bool
-	iov      [][]byte
-	maxIov   int
+	svc    *service
+	slot   int
+	conn   net.Conn
+	rb     models.RecvBuffer
+	sq     models.SendQueue
+	wake   chan struct{}
+	done   chan struct{}
+	iov    [][]byte
+	writev models.GatherWriter
 }
 
 var _ models.Session = (*session)(nil)
@@ -283,29 +275,35 @@ func (ss *session) open(c net.Conn, cfg models.Config) {
 	if ss.rb.Cap() != cfg.RecvBufferSize {
 		ss.rb.Init(make([]byte, cfg.RecvBufferSize))
 	}
+	if cap(ss.iov) != cfg.MaxGather {
+		ss.iov = make([][]byte, 0, cfg.MaxGather)
+		ss.writev = ss.write
+	}
 	ss.rb.Reset()
 	ss.sq.Reset(cfg.SendQueueLimit)
 	ss.conn = c
 	ss.wake = make(chan struct{}, 1)
 	ss.done = make(chan struct{})
-	ss.draining.Store(false)
-	ss.maxIov = cfg.MaxGather
 	ss.Open(c.LocalAddr(), c.RemoteAddr())
 }
 
 // Send implements models.Session.
 func (ss *session) Send(p []byte) error {
-	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
+	start, err := ss.Enqueue(ss, &ss.sq, ss.svc.Counters(), p)
 	if err != nil {
 		return err
 	}
 	if start {
-		select {
-		case ss.wake <- struct{}{}:
-		default:
-		}
+		ss.signal()
 	}
 	return nil
+}
+
+func (ss *session) signal() {
+	select {
+	case ss.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Kick implements models.Session.
@@ -324,90 +322,52 @@ func (ss *session) Kick(r models.KickReason) {
 	ss.conn.Close()
 }
 
+// readLoop is the session's reader goroutine: the receive rule over blocking reads, then the
+// end of the session once the writer has exited.
 func (ss *session) readLoop() {
 	s := ss.svc
-	h := s.h
+	defer s.eng.g.Add()()
+	h := s.Handler()
 	writerDone := make(chan struct{})
 	go ss.writeLoop(writerDone)
 	h.OnConnect(ss)
 	for !ss.Kicked() {
-		free := ss.rb.Free()
-		n, err := ss.conn.Read(free)
-		if n > 0 {
-			ss.rb.Commit(n)
-			s.counters.Read(n)
-			if k := ss.rb.Deliver(h, ss); k != models.KickNone {
-				ss.Kick(k)
-				break
-			}
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				ss.draining.Store(true)
-				if ss.sq.Idle() {
-					ss.Kick(models.KickRecv0)
-				}
-			} else {
-				ss.Kick(models.KickRecvError)
-			}
+		n, err := ss.conn.Read(ss.rb.Free())
+		if !ss.Recv(ss, h, s.Counters(), &ss.rb, &ss.sq, n, err) {
 			break
 		}
 	}
+	if ss.Draining() {
+		ss.signal() // the writer ends the drain (or sees the kick)
+	}
 	<-ss.done
 	<-writerDone
-	r := ss.Reason()
-	h.OnDisconnect(ss, r)
-	s.counters.Disconnected(r)
-	ss.sq.Release()
-	ss.Retire()
-	s.pool.Release(ss.slot)
-	if s.opt.Type == models.ServiceClientAutoReconnect && !s.closing.Load() {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.redialLoop()
-		}()
-	}
+	s.EndSession(ss, &ss.SessionCore, &ss.sq, ss.slot)
 	s.wg.Done()
 }
 
+// writeLoop is the session's writer goroutine: one models Flush (a net.Buffers writev per
+// turn) whenever a Send made it the writer.
 func (ss *session) writeLoop(done chan struct{}) {
 	defer close(done)
 	s := ss.svc
+	defer s.eng.g.Add()()
 	for {
 		select {
 		case <-ss.done:
 			return
 		case <-ss.wake:
 		}
-		for {
-			bufs := ss.sq.Peek(ss.iov[:0], ss.maxIov)
-			ss.iov = bufs
-			if len(bufs) == 0 {
-				if !ss.sq.Advance(0) {
-					break
-				}
-				continue
-			}
-			nb := net.Buffers(bufs)
-			n, err := nb.WriteTo(ss.conn)
-			clear(ss.iov[:cap(ss.iov)])
-			if n > 0 {
-				s.counters.Wrote(int(n))
-				s.h.OnSend(ss, int(n))
-			}
-			more := ss.sq.Advance(int(n))
-			if err != nil {
-				ss.Kick(models.KickSendError)
-				return
-			}
-			if !more {
-				break
-			}
-		}
-		if ss.draining.Load() {
-			ss.Kick(models.KickRecv0)
+		if ss.Flush(ss, s.Handler(), s.Counters(), &ss.sq, ss.iov, ss.writev) == models.FlushKicked {
 			return
 		}
 	}
+}
+
+// write is one gather write; net.Buffers.WriteTo is writev(2) on a TCP connection and blocks
+// until everything is written, so it never reports blocked.
+func (ss *session) write(bufs [][]byte) (int, bool, error) {
+	nb := net.Buffers(bufs)
+	n, err := nb.WriteTo(ss.conn)
+	return int(n), false, err
 }

@@ -109,6 +109,12 @@ func cases() []testCase {
 		testCase{"close_in_flight", testCloseInFlight},
 		testCase{"close_racing_setup", testCloseRacingSetup},
 		testCase{"bad_usage", testBadUsage},
+		testCase{"parity/nil_handler", testNilHandler},
+		testCase{"parity/nodelay", testNoDelay},
+		testCase{"parity/linger", testLinger},
+		testCase{"parity/counters_in_disconnect", testCountersInDisconnect},
+		testCase{"parity/close_inside", testCloseInside},
+		testCase{"parity/many_services", testManyServices},
 	)
 }
 
