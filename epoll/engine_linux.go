@@ -1,11 +1,9 @@
 package epoll
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -25,9 +23,12 @@ type Engine struct {
 	loopWG      sync.WaitGroup
 	lockThreads bool // LockEnv: each loop goroutine locked to its OS thread
 
-	mu        sync.Mutex
-	closed    bool
-	closeDone chan struct{}
+	g       models.Goroutines // the loops
+	closer  models.Closer
+	redials atomic.Uint32 // round-robin loop choice for redials
+
+	mu     sync.Mutex
+	closed bool
 
 	// svcs is the service table indexed by service id (the service field of a tag),
 	// copy-on-write so loops read it without a lock; nil entries are free ids.
@@ -42,7 +43,7 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 		return nil, err
 	}
 	cfg.MaxGather = min(cfg.MaxGather, 1024) // IOV_MAX
-	e := &Engine{cfg: cfg, closeDone: make(chan struct{}), lockThreads: os.Getenv(LockEnv) == "1"}
+	e := &Engine{cfg: cfg, lockThreads: os.Getenv(LockEnv) == "1"}
 	e.svcs.Store(new([]*service))
 	for i := range cfg.Loops {
 		l, err := newLoop(e, i)
@@ -74,31 +75,7 @@ func (e *Engine) Post(job func()) error {
 
 // onLoop reports whether the caller is one of the engine's loop goroutines. Only the rare,
 // blocking calls (Close, Connect) ask: they must not wait for a loop from that loop.
-func (e *Engine) onLoop() bool {
-	id := goid()
-	for _, l := range e.loops {
-		if l.goid.Load() == id {
-			return true
-		}
-	}
-	return false
-}
-
-// goid is the calling goroutine's id, parsed from its stack header ("goroutine 42 [...").
-// It costs a microsecond and is only used by onLoop.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	var id uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
-}
+func (e *Engine) onLoop() bool { return e.g.Current() }
 
 // service returns the service with id, or nil.
 func (e *Engine) service(id int) *service {
@@ -152,35 +129,24 @@ func (e *Engine) removeService(s *service) {
 
 // Close closes every service (kicking every session with KickShutdown), stops the loops and
 // closes every fd. Called from a loop thread (a callback or a job) it starts all that and
-// returns without waiting, since the loop cannot wait for itself.
+// returns without waiting, since the loop cannot wait for itself (models.Closer).
 func (e *Engine) Close() error {
-	onLoop := e.onLoop()
-	e.mu.Lock()
-	if e.closed {
+	return e.closer.Close(e.onLoop(), func() error {
+		e.mu.Lock()
+		e.closed = true
+		svcs := *e.svcs.Load()
 		e.mu.Unlock()
-		if !onLoop {
-			<-e.closeDone
+		for _, s := range svcs {
+			if s != nil {
+				s.Close()
+			}
 		}
-		return nil
-	}
-	e.closed = true
-	svcs := *e.svcs.Load()
-	e.mu.Unlock()
-	for _, s := range svcs {
-		if s != nil {
-			s.Close()
+		for _, l := range e.loops {
+			l.post(task{kind: taskStop})
 		}
-	}
-	for _, l := range e.loops {
-		l.post(task{kind: taskStop})
-	}
-	if onLoop {
-		go func() { e.loopWG.Wait(); close(e.closeDone) }()
+		e.loopWG.Wait()
 		return nil
-	}
-	e.loopWG.Wait()
-	close(e.closeDone)
-	return nil
+	})
 }
 
 // Listen starts a SERVER service: one SO_REUSEPORT listening socket per loop, all bound to
@@ -191,7 +157,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
-	if err := checkService(h, opt); err != nil {
+	if err := checkService(opt); err != nil {
 		return nil, err
 	}
 	ta, err := net.ResolveTCPAddr("tcp", addr)
@@ -207,7 +173,10 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 			return nil, models.WrapOp(Name, "bind", err)
 		}
 	}
-	s := newService(e, opt, h)
+	s, err := newService(e, opt, h)
+	if err != nil {
+		return nil, err
+	}
 	s.family = family
 	s.lfds = make([]atomic.Int32, len(e.loops))
 	for i := range s.lfds {
@@ -320,7 +289,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
-	if err := checkService(h, opt); err != nil {
+	if err := checkService(opt); err != nil {
 		return nil, err
 	}
 	ta, err := net.ResolveTCPAddr("tcp", addr)
@@ -331,7 +300,10 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
-	s := newService(e, opt, h)
+	s, err := newService(e, opt, h)
+	if err != nil {
+		return nil, err
+	}
 	s.family = family
 	s.addr = ta
 	if err := e.addService(s); err != nil {
@@ -356,10 +328,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	return s, nil
 }
 
-func checkService(h models.Handler, opt models.ServiceOptions) error {
-	if h == nil {
-		return fmt.Errorf("%w: nil handler", models.ErrBadConfig)
-	}
+func checkService(opt models.ServiceOptions) error {
 	if opt.PoolSize > maxSlots {
 		return fmt.Errorf("%w: PoolSize %d > %d", models.ErrBadConfig, opt.PoolSize, maxSlots)
 	}

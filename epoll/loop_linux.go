@@ -46,7 +46,6 @@ type loop struct {
 	idx  int
 	epfd int
 	evfd int
-	goid atomic.Uint64 // the loop goroutine's id (see Engine.onLoop)
 
 	// Written by posters on other threads: kept off the cache lines the loop uses alone.
 	_        [64]byte
@@ -65,7 +64,8 @@ type loop struct {
 	events    []unix.EpollEvent
 	views     [][]byte
 	iov       []unix.Iovec
-	maxGather int
+	wfd       int                 // the fd of the flush in progress (gatherWrite)
+	writev    models.GatherWriter // l.gatherWrite, bound once
 	head      *session // open and connecting sessions of this loop
 	stopping  bool
 	wakeBuf   [8]byte
@@ -75,8 +75,8 @@ func newLoop(e *Engine, idx int) (*loop, error) {
 	l := &loop{eng: e, idx: idx, epfd: -1, evfd: -1,
 		events:    make([]unix.EpollEvent, eventBatch),
 		views:     make([][]byte, 0, e.cfg.MaxGather),
-		iov:       make([]unix.Iovec, e.cfg.MaxGather),
-		maxGather: e.cfg.MaxGather}
+		iov:       make([]unix.Iovec, e.cfg.MaxGather)}
+	l.writev = l.gatherWrite
 	var err error
 	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, models.WrapOp(Name, "epoll_create1", err)
@@ -140,7 +140,7 @@ func (l *loop) run() {
 		runtime.LockOSThread() // the first design, kept measurable (see LockEnv)
 		defer runtime.UnlockOSThread()
 	}
-	l.goid.Store(goid())
+	defer l.eng.g.Add()()
 	busy := false // the last epoll_wait returned events
 	for !l.stopping {
 		timeout := 0
@@ -272,7 +272,7 @@ func (l *loop) accept(s *service) {
 				// Rest the listener instead of spinning.
 				if epollCtl(l.epfd, unix.EPOLL_CTL_MOD, lfd, 0, makeTag(kindListener, s.id, 0, 0)) == nil {
 					s.after(l, acceptBackoff, func() {
-						if fd := s.lfds[l.idx].Load(); fd >= 0 && !s.closing.Load() {
+						if fd := s.lfds[l.idx].Load(); fd >= 0 && !s.Closing() {
 							epollCtl(l.epfd, unix.EPOLL_CTL_MOD, int(fd), unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0))
 						}
 					})
@@ -280,13 +280,13 @@ func (l *loop) accept(s *service) {
 			}
 			return
 		}
-		if s.closing.Load() {
+		if s.Closing() {
 			unix.Close(fd)
 			continue
 		}
-		slot, ok := s.pool.Acquire()
+		slot, ok := s.Pool().Acquire()
 		if !ok {
-			s.counters.Refused()
+			s.Counters().Refused()
 			unix.Close(fd)
 			continue
 		}
@@ -302,11 +302,11 @@ func (l *loop) accept(s *service) {
 		}
 		if err := l.attach(ss, fd, unix.EPOLLIN); err != nil {
 			unix.Close(fd)
-			s.pool.Release(slot)
+			s.Pool().Release(slot)
 			continue
 		}
 		ss.Open(local, tcpAddrOf(rsa))
-		s.counters.Accepted()
+		s.Counters().Accepted()
 		l.connected(ss)
 	}
 }
@@ -319,21 +319,21 @@ func (l *loop) dial(s *service, cw *connectWait) {
 			cw.done(err)
 		}
 	}
-	if s.closing.Load() || l.stopping {
+	if s.Closing() || l.stopping {
 		fail(models.ErrClosed)
 		return
 	}
-	slot, ok := s.pool.Acquire()
+	slot, ok := s.Pool().Acquire()
 	if !ok {
-		s.counters.Refused()
+		s.Counters().Refused()
 		fail(models.ErrPoolExhausted)
 		s.redialLater(l)
 		return
 	}
 	ss := &s.sessions[slot]
 	failNow := func(op string, err error) {
-		s.pool.Release(slot)
-		s.counters.ConnectFailed()
+		s.Pool().Release(slot)
+		s.Counters().ConnectFailed()
 		fail(models.WrapOp(Name, op, err))
 		s.redialLater(l)
 	}
@@ -389,7 +389,7 @@ func (l *loop) finishConnect(ss *session) {
 	}
 	ss.connecting = false
 	ss.Open(tcpAddrOf(local), tcpAddrOf(remote))
-	s.counters.Connected()
+	s.Counters().Connected()
 	cw := ss.firstWait
 	ss.firstWait = nil
 	l.connected(ss)
@@ -409,12 +409,12 @@ func (l *loop) closeConnecting(ss *session, err error) {
 	unix.Close(fd)
 	l.unlink(ss)
 	ss.connecting = false
-	s.counters.ConnectFailed()
+	s.Counters().ConnectFailed()
 	if cw := ss.firstWait; cw != nil {
 		ss.firstWait = nil
 		cw.done(err)
 	}
-	s.pool.Release(int(ss.slot))
+	s.Pool().Release(int(ss.slot))
 	s.redialLater(l)
 }
 
@@ -422,7 +422,7 @@ func (l *loop) closeConnecting(ss *session, err error) {
 // so the kernel's SO_REUSEPORT group stops hashing connections to a socket nobody accepts on.
 func (l *loop) addListener(s *service) error {
 	fd := int(s.lfds[l.idx].Load())
-	if fd < 0 || s.closing.Load() {
+	if fd < 0 || s.Closing() {
 		return nil // closeService closes it (or already has)
 	}
 	err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0))
