@@ -60,22 +60,22 @@ type loop struct {
 	_ [64]byte
 
 	// loop-owned
-	spare     []task
-	events    []unix.EpollEvent
-	views     [][]byte
-	iov       []unix.Iovec
-	wfd       int                 // the fd of the flush in progress (gatherWrite)
-	writev    models.GatherWriter // l.gatherWrite, bound once
-	head      *session // open and connecting sessions of this loop
-	stopping  bool
-	wakeBuf   [8]byte
+	spare    []task
+	events   []unix.EpollEvent
+	views    [][]byte
+	iov      []unix.Iovec
+	wfd      int                 // the fd of the flush in progress (gatherWrite)
+	writev   models.GatherWriter // l.gatherWrite, bound once
+	head     *session            // open and connecting sessions of this loop
+	stopping bool
+	wakeBuf  [8]byte
 }
 
 func newLoop(e *Engine, idx int) (*loop, error) {
 	l := &loop{eng: e, idx: idx, epfd: -1, evfd: -1,
-		events:    make([]unix.EpollEvent, eventBatch),
-		views:     make([][]byte, 0, e.cfg.MaxGather),
-		iov:       make([]unix.Iovec, e.cfg.MaxGather)}
+		events: make([]unix.EpollEvent, eventBatch),
+		views:  make([][]byte, 0, e.cfg.MaxGather),
+		iov:    make([]unix.Iovec, e.cfg.MaxGather)}
 	l.writev = l.gatherWrite
 	var err error
 	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {

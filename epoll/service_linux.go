@@ -23,8 +23,8 @@ type service struct {
 	lfds     []atomic.Int32 // SERVER: listening socket of loop i (-1 closed); swapped to -1 by its closer
 	sessions []session
 
-	acks    atomic.Int32 // loops that have not yet closed their part
-	done    chan struct{}
+	acks atomic.Int32 // loops that have not yet closed their part
+	done chan struct{}
 
 	tmu     sync.Mutex // timers: reconnect delays and accept back-offs
 	timers  map[*time.Timer]struct{}
