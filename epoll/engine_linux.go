@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -164,12 +165,12 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	family, sa, err := sockaddrOf(ta)
+	family, sa, err := sock.Sockaddr(ta)
 	if err != nil {
 		return nil, err
 	}
 	if ta.Port != 0 {
-		if err := portFree(family, sa); err != nil {
+		if err := sock.PortFree(family, sa); err != nil {
 			return nil, models.WrapOp(Name, "bind", err)
 		}
 	}
@@ -190,7 +191,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		}
 	}
 	for i := range s.lfds {
-		fd, op, err := listenSocket(family, sa)
+		fd, op, err := sock.Listen(family, sa, unix.SOCK_NONBLOCK)
 		if err != nil {
 			closeAll()
 			return nil, models.WrapOp(Name, op, err)
@@ -202,7 +203,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 				closeAll()
 				return nil, models.WrapOp(Name, "getsockname", err)
 			}
-			s.addr = tcpAddrOf(bound)
+			s.addr = sock.TCPAddr(bound)
 			sa = bound // port 0 resolved: the other loops bind the same port
 		}
 	}
@@ -244,43 +245,6 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	return s, nil
 }
 
-// portFree binds a plain socket (no SO_REUSEPORT) to sa and closes it. Without this probe
-// SO_REUSEPORT would let Listen join a port that another process of the same user already
-// serves with SO_REUSEPORT (a second iobench serve, gnet) and silently split its connections.
-// Port 0 needs no probe: the kernel picks a port nobody is bound to.
-func portFree(family int, sa unix.Sockaddr) error {
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return err
-	}
-	return unix.Bind(fd, sa)
-}
-
-func listenSocket(family int, sa unix.Sockaddr) (fd int, op string, err error) {
-	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
-		return -1, "socket", err
-	}
-	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		op = "setsockopt SO_REUSEADDR"
-	} else if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		op = "setsockopt SO_REUSEPORT"
-	} else if err = unix.Bind(fd, sa); err != nil {
-		op = "bind"
-	} else if err = unix.Listen(fd, unix.SOMAXCONN); err != nil {
-		op = "listen"
-	}
-	if err != nil {
-		unix.Close(fd)
-		return -1, op, err
-	}
-	return fd, "", nil
-}
-
 // Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service: each session is a non-blocking
 // connect(2) registered for EPOLLOUT on its loop (sessions spread round-robin over the
 // loops); the connect completes when the socket turns writable and SO_ERROR is 0.
@@ -296,7 +260,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	family, _, err := sockaddrOf(ta)
+	family, _, err := sock.Sockaddr(ta)
 	if err != nil {
 		return nil, err
 	}
@@ -363,47 +327,4 @@ func (c *connectWait) firstErr() error {
 		return models.ErrClosed
 	}
 	return c.err
-}
-
-// sockaddrOf converts a resolved TCP address for bind(2)/connect(2). A nil IP (":port") is
-// IPv4 0.0.0.0. Each call returns a fresh value: x/sys fills a raw buffer inside the Sockaddr
-// on every use, so one value must not be shared by two loops.
-func sockaddrOf(a *net.TCPAddr) (family int, sa unix.Sockaddr, err error) {
-	if a.IP == nil {
-		return unix.AF_INET, &unix.SockaddrInet4{Port: a.Port}, nil
-	}
-	if ip4 := a.IP.To4(); ip4 != nil {
-		s := &unix.SockaddrInet4{Port: a.Port}
-		copy(s.Addr[:], ip4)
-		return unix.AF_INET, s, nil
-	}
-	if ip6 := a.IP.To16(); ip6 != nil {
-		s := &unix.SockaddrInet6{Port: a.Port}
-		copy(s.Addr[:], ip6)
-		if a.Zone != "" {
-			ifi, err := net.InterfaceByName(a.Zone)
-			if err != nil {
-				return 0, nil, models.WrapOp(Name, "zone", err)
-			}
-			s.ZoneId = uint32(ifi.Index)
-		}
-		return unix.AF_INET6, s, nil
-	}
-	return 0, nil, fmt.Errorf("%w: address %v is not IPv4 or IPv6", models.ErrBadConfig, a)
-}
-
-func tcpAddrOf(sa unix.Sockaddr) net.Addr {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
-	case *unix.SockaddrInet6:
-		zone := ""
-		if a.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
-				zone = ifi.Name
-			}
-		}
-		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port, Zone: zone}
-	}
-	return &net.TCPAddr{}
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -291,11 +292,11 @@ func (l *loop) accept(s *service) {
 			continue
 		}
 		ss := &s.sessions[slot]
-		setNoDelay(fd)
+		sock.SetNoDelay(fd)
 		local := s.local
 		if local == nil {
 			if sa, err := unix.Getsockname(fd); err == nil {
-				local = tcpAddrOf(sa)
+				local = sock.TCPAddr(sa)
 			} else {
 				local = s.addr
 			}
@@ -305,7 +306,7 @@ func (l *loop) accept(s *service) {
 			s.Pool().Release(slot)
 			continue
 		}
-		ss.Open(local, tcpAddrOf(rsa))
+		ss.Open(local, sock.TCPAddr(rsa))
 		s.Counters().Accepted()
 		l.connected(ss)
 	}
@@ -347,7 +348,7 @@ func (l *loop) dial(s *service, cw *connectWait) {
 		failNow("socket", err)
 		return
 	}
-	setNoDelay(fd)
+	sock.SetNoDelay(fd)
 	err = unix.Connect(fd, sa)
 	if err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
 		unix.Close(fd)
@@ -388,7 +389,7 @@ func (l *loop) finishConnect(ss *session) {
 		return
 	}
 	ss.connecting = false
-	ss.Open(tcpAddrOf(local), tcpAddrOf(remote))
+	ss.Open(sock.TCPAddr(local), sock.TCPAddr(remote))
 	s.Counters().Connected()
 	cw := ss.firstWait
 	ss.firstWait = nil

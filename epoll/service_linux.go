@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -121,6 +122,6 @@ func (s *service) redialLater(l *loop) {
 
 // sockaddr is the CLIENT target as a fresh unix.Sockaddr.
 func (s *service) sockaddr() (unix.Sockaddr, error) {
-	_, sa, err := sockaddrOf(s.addr.(*net.TCPAddr))
+	_, sa, err := sock.Sockaddr(s.addr.(*net.TCPAddr))
 	return sa, err
 }

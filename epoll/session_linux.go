@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -337,7 +338,7 @@ func (l *loop) closeSession(ss *session, r models.KickReason) {
 	// holds a copy until its exec.
 	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 	if reason != models.KickRecv0 {
-		setAbortive(fd)
+		sock.SetAbortive(fd)
 	}
 	unix.Close(fd)
 	l.unlink(ss)
