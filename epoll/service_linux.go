@@ -58,21 +58,22 @@ func (s *service) Addr() net.Addr { return s.addr }
 // its sessions of this service with KickShutdown; it returns when every loop has done so
 // (every OnDisconnect has returned). Called from a loop thread it does not wait.
 func (s *service) Close() error {
-	if s.BeginClose() {
-		s.stopTimers()
-		s.acks.Store(int32(len(s.eng.loops)))
-		for _, l := range s.eng.loops {
-			if err := l.post(task{kind: taskFunc, fn: func() { l.closeService(s); s.ack() }}); err != nil {
-				s.ack() // the loop has stopped: it owns nothing of this service any more
-			}
+	s.CloseOnce(s.eng.onLoop(), s.stopTimers, s.closeOnLoops, func() {
+		<-s.done
+		s.timerWG.Wait()
+	}, nil)
+	return nil
+}
+
+// closeOnLoops asks every loop to close its listener and sessions of s; the last ack closes
+// s.done.
+func (s *service) closeOnLoops() {
+	s.acks.Store(int32(len(s.eng.loops)))
+	for _, l := range s.eng.loops {
+		if err := l.post(task{kind: taskFunc, fn: func() { l.closeService(s); s.ack() }}); err != nil {
+			s.ack() // the loop has stopped: it owns nothing of this service any more
 		}
 	}
-	if s.eng.onLoop() {
-		return nil
-	}
-	<-s.done
-	s.timerWG.Wait()
-	return nil
 }
 
 func (s *service) ack() {

@@ -1,6 +1,9 @@
 package models
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // ServiceCore is the state every backend's service shares (the seed's ServiceCoordinator
 // fields): its options, handler, SessionPool, counters and closing flag, and the one end of a
@@ -13,6 +16,8 @@ type ServiceCore struct {
 	counters Counters
 	closing  atomic.Bool
 	redial   func()
+	closeMu  sync.Mutex
+	closed   chan struct{} // closed when CloseOnce's first call finished
 }
 
 // InitService validates h and builds the service's SessionPool of opt.PoolSize slots. opt must
@@ -46,6 +51,36 @@ func (sc *ServiceCore) AutoReconnect() bool     { return sc.opt.Type == ServiceC
 // BeginClose marks the service closing and reports whether this call did it: the caller that
 // gets true stops accepting or dialling and kicks the open sessions (KickOpen).
 func (sc *ServiceCore) BeginClose() bool { return sc.closing.CompareAndSwap(false, true) }
+
+// CloseOnce is the shape of every Service.Close, event-driven: the first call marks the
+// service closing, runs stop (stop accepting and dialling), then kick (KickOpen, or the
+// backend's way of kicking every session once) and wait (the backend's completion signal:
+// a WaitGroup, acknowledgements from its loops), then done; later calls wait for the first
+// one to finish. Called from inside the engine (inside true: a callback or a Post job, where
+// waiting would wait for the caller) it does all that on another goroutine and returns.
+func (sc *ServiceCore) CloseOnce(inside bool, stop, kick, wait, done func()) {
+	if inside {
+		go sc.CloseOnce(false, stop, kick, wait, done)
+		return
+	}
+	sc.closeMu.Lock()
+	if sc.closed == nil {
+		sc.closed = make(chan struct{})
+	}
+	finished := sc.closed
+	first := sc.BeginClose()
+	sc.closeMu.Unlock()
+	if !first {
+		<-finished
+		return
+	}
+	for _, f := range []func(){stop, kick, wait, done} {
+		if f != nil {
+			f()
+		}
+	}
+	close(finished)
+}
 
 // Opened is the end of a backend's open path, after SessionCore.Open: if the service began
 // closing, the session is kicked with KickShutdown. With KickOpen this makes one pass of

@@ -169,7 +169,6 @@ type service struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	quit     chan struct{}
-	closeMu  sync.Mutex
 	wg       sync.WaitGroup // accept loop, dialers, session goroutines
 }
 
@@ -181,24 +180,17 @@ func (s *service) Addr() net.Addr { return s.addr }
 // concurrently kicks itself, see models.ServiceCore.Opened) and waits for the accept loop,
 // the dialers and every session's end.
 func (s *service) Close() error {
-	if s.eng.g.Current() { // a callback or job cannot wait for itself
-		go s.Close()
-		return nil
-	}
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if !s.BeginClose() {
-		return nil
-	}
+	s.CloseOnce(s.eng.g.Current(), s.stop, func() { models.KickOpen(&s.ServiceCore, s.sessions) },
+		s.wg.Wait, func() { s.eng.removeService(s) })
+	return nil
+}
+
+func (s *service) stop() {
 	close(s.quit)
 	s.cancel()
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	models.KickOpen(&s.ServiceCore, s.sessions)
-	s.wg.Wait()
-	s.eng.removeService(s)
-	return nil
 }
 
 func (s *service) acceptLoop() {
