@@ -324,3 +324,32 @@ func TestCloser(t *testing.T) {
 		t.Error("the test goroutine is not in the set")
 	}
 }
+
+func TestServiceTable(t *testing.T) {
+	tab := NewServiceTable[int](2)
+	a, b, c := 1, 2, 3
+	ia, _ := tab.Add(&a)
+	ib, _ := tab.Add(&b)
+	if _, err := tab.Add(&c); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("third Add in a table of 2 = %v, want ErrBadConfig", err)
+	}
+	tab.Release(ia)
+	if tab.Get(ia) != nil {
+		t.Error("Get after Release is not nil")
+	}
+	ic, err := tab.Add(&c)
+	if err != nil || ic != ia || *tab.Get(ic) != 3 || *tab.Get(ib) != 2 {
+		t.Errorf("Add after Release = %d, %v; want the released id %d", ic, err, ia)
+	}
+	if n := len(tab.All()); n != 2 {
+		t.Errorf("All = %d services, want 2", n)
+	}
+	tab.Release(ic)
+	for range 10000 { // any number over the table's life
+		id, err := tab.Add(&a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab.Release(id)
+	}
+}
