@@ -77,6 +77,12 @@ func (c *SessionCore) PeerClosed(s Session, q *SendQueue) (drain bool) {
 	return !c.WriterDone(s, q)
 }
 
+// SetDraining records the peer's half-close for a backend whose writes leave the SendQueue
+// before they complete (RIO copies them into registered send parts), so the queue's Idle
+// cannot tell the drain is over: it stops reading and ends the drain itself, with KickRecv0,
+// once its own sends in flight are done.
+func (c *SessionCore) SetDraining() { c.draining.Store(true) }
+
 // Draining reports that the peer half-closed (PeerClosed ran for this connection).
 func (c *SessionCore) Draining() bool { return c.draining.Load() }
 
