@@ -66,19 +66,3 @@
 // On other systems, and on kernels without the features above, the backend registers anyway
 // and Available/New return models.Unsupported with the missing feature.
 package uring
-
-import "github.com/iobench/iobench/models"
-
-// Name is the backend name.
-const Name = "uring"
-
-func init() {
-	models.Register(models.Backend{
-		Name:      Name,
-		Summary:   "raw io_uring proactor: multishot accept/recv, provided-buffer rings, sendmsg gather writes",
-		Available: available,
-		New:       newEngine,
-		Note: "receive mode from IOBENCH_URING_RECV: multishot (default; one extra memcpy, " +
-			"provided buffer→RecvBuffer) or direct (single-shot recv into the RecvBuffer, equal copies)",
-	})
-}
