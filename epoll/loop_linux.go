@@ -126,15 +126,12 @@ func (l *loop) post(t task) error {
 	return nil
 }
 
-// run is the loop. It does not lock its OS thread, on measurement: with the server pinned
-// to one CPU and GOMAXPROCS=1 (the harness setup), a locked loop cost 15-20% more server CPU
-// per message than this one (100 conns, 64 B, depth 1 and 8), all of it in the runtime:
-// 10x more futex and sysmon nanosleep calls per message, because every wake-up of a locked
-// goroutine whose P was taken during epoll_wait must be handed back to its own thread. The
-// loop is still one goroutine that owns its epoll instance and sessions; which thread runs it
-// does not matter to the kernel. While busy it polls (timeout 0); after a poll finds nothing
-// it yields once (runtime.Gosched) so the rest of the process runs now rather than during
-// its next blocking epoll_wait, then blocks.
+// run is the loop. It does not lock its OS thread (LockEnv does; the README says why): a
+// locked goroutine whose P was taken during epoll_wait must be handed back to its own thread
+// on every wake-up. The loop is still one goroutine that owns its epoll instance and
+// sessions; which thread runs it does not matter to the kernel. While busy it polls (timeout
+// 0); after a poll finds nothing it yields once (runtime.Gosched) so the rest of the process
+// runs now rather than during its next blocking epoll_wait, then blocks.
 func (l *loop) run() {
 	defer l.eng.loopWG.Done()
 	if l.eng.lockThreads {

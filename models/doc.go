@@ -1,8 +1,8 @@
-// Package models is the contract every iobench backend implements, modelled on the
-// RAON ServerEngine IOCP design analysed in shared/seed (IocpCore, ServiceCoordinator,
-// SessionPool, IocpObjectSession, SendBuffer/RecvBuffer, IO_SESSION_KICK_REASON).
+// Package models is the contract every iobench backend implements, modelled on the RAON
+// ServerEngine IOCP design (its IocpCore, ServiceCoordinator, SessionPool, IocpObjectSession,
+// SendBuffer/RecvBuffer and IO_SESSION_KICK_REASON; "the seed" in comments).
 //
-// The server apps in package harness are written once against these interfaces, so two
+// The server apps in package apps are written once against these interfaces, so two
 // backends differ only in the I/O model underneath. To keep that comparison honest the
 // package also carries the shared machinery every backend must use for the parts that are
 // not the I/O model itself: the SessionPool (fixed capacity, circular acquire/release,
@@ -59,6 +59,13 @@
 //   - A Post that fails (ErrClosed, or the kernel refusing the wake-up) leaves nothing queued:
 //     the job never runs.
 //   - An engine opens and closes any number of services over its life (ids are reused).
+//
+// # Adding a backend
+//
+// CONTRIBUTING.md at the repository root is the page: what to implement, the one
+// conformance call (modeltest.Run), register.go, unsupported_other.go and where the load
+// generator's client preference lives. internal/tinybackend is the smallest backend written
+// from it.
 //
 // # Post ordering
 //
