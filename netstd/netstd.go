@@ -14,59 +14,38 @@
 package netstd
 
 import (
-	"context"
 	"errors"
 	"net"
-	"sync"
 	"time"
 
+	"github.com/iobench/iobench/internal/adapter"
 	"github.com/iobench/iobench/models"
 )
 
-// Engine is the Go net engine.
+// Engine is the Go net engine: the adapter's engine half (job loop, services, Close).
 type Engine struct {
-	cfg    models.Config
-	jobs   *models.JobLoop
-	g      models.Goroutines // the job loop and every session goroutine
-	closer models.Closer
-
-	services models.ServiceSet[*service]
+	adapter.Engine[*service]
 }
 
 var _ models.Engine = (*Engine)(nil)
 
 // New builds a Go net engine.
 func New(cfg models.Config) (models.Engine, error) {
-	cfg, err := cfg.WithDefaults()
-	if err != nil {
+	e := &Engine{}
+	if err := e.Init(cfg); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg}
-	e.jobs = models.NewJobLoopIn(&e.g)
 	return e, nil
 }
 
 func (e *Engine) Name() string { return Name }
 
-func (e *Engine) Post(job func()) error { return e.jobs.Post(job) }
-
-func (e *Engine) addService(s *service) error { return e.services.Add(s) }
-
-func (e *Engine) removeService(s *service) { e.services.Remove(s) }
-
-// Close closes every service and the job loop. Called from a callback or a Post job it
-// starts that and returns (models.Closer).
-func (e *Engine) Close() error {
-	return e.closer.Close(e.g.Current(), func() error {
-		_, err := e.services.CloseAll()
-		e.jobs.Close()
-		return err
-	})
-}
+// Close closes every service and the job loop; from a callback or a job it returns at once.
+func (e *Engine) Close() error { return e.CloseEngine(nil) }
 
 // Listen starts a SERVER service.
 func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
-	opt, err := opt.ForServer(e.cfg)
+	opt, err := opt.ForServer(e.Cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -79,13 +58,13 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		ln.Close()
 		return nil, err
 	}
-	go s.acceptLoop() // owns the setup reference newService took
+	go s.acceptLoop() // owns the setup reference
 	return s, nil
 }
 
 // Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service.
 func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
-	opt, err := opt.ForClient(e.cfg)
+	opt, err := opt.ForClient(e.Cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -97,92 +76,54 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
-	var retry func()
-	if opt.Type == models.ServiceClientAutoReconnect {
-		retry = s.redialLoop
-	}
-	spawn := func(f func()) {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			f()
-		}()
-	}
-	wait := models.StartConnects(opt.Conns, spawn, s.dial, retry)
-	s.wg.Done() // the setup reference: every dialer holds its own now
-	connected, err := wait()
-	if connected == 0 && opt.Type == models.ServiceClient {
+	if connected, err := s.Connect(s.dial); connected == 0 && opt.Type == models.ServiceClient {
 		s.Close()
 		return nil, models.WrapOp(Name, "connect", err)
 	}
 	return s, nil
 }
 
-// newService builds a service and makes it visible to Engine.Close. Everything Close reads is
-// set before that, and the service holds one wg reference for its setup (released by the
-// accept loop, or by Connect once its dialers hold their own), so a Close racing Listen or
-// Connect neither misses the listener nor sees the group empty while dialers are still
-// being added.
+// newService builds a service and makes it visible to Engine.Close, complete but for the
+// setup reference (the accept loop's, or Connect's until its dialers hold their own).
 func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, ln net.Listener) (*service, error) {
-	s := &service{eng: e, addr: addr, ln: ln, quit: make(chan struct{})}
-	if err := s.InitService(opt, h); err != nil {
+	s := &service{eng: e, ln: ln}
+	if err := s.Init(opt, h, addr, s.dial); err != nil {
 		return nil, err
 	}
 	s.sessions = make([]*session, opt.PoolSize)
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range s.sessions {
 		s.sessions[i] = &session{svc: s, slot: i}
 		s.sessions[i].InitCore()
 	}
-	s.SetRedial(func() {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.redialLoop()
-		}()
-	})
-	s.wg.Add(1)
-	if err := e.addService(s); err != nil {
+	if err := e.AddService(s); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 type service struct {
-	models.ServiceCore
+	adapter.Service
 	eng      *Engine
-	addr     net.Addr
 	ln       net.Listener
 	sessions []*session
-	ctx      context.Context
-	cancel   context.CancelFunc
-	quit     chan struct{}
-	wg       sync.WaitGroup // accept loop, dialers, session goroutines
 }
 
 var _ models.Service = (*service)(nil)
-
-func (s *service) Addr() net.Addr { return s.addr }
 
 // Close stops accepting and dialling, kicks every open session once (a session opening
 // concurrently kicks itself, see models.ServiceCore.Opened) and waits for the accept loop,
 // the dialers and every session's end.
 func (s *service) Close() error {
-	s.CloseOnce(s.eng.g.Current(), s.stop, func() { models.KickOpen(&s.ServiceCore, s.sessions) },
-		s.wg.Wait, func() { s.eng.removeService(s) })
+	s.CloseService(s.eng.G.Current(), func() {
+		if s.ln != nil {
+			s.ln.Close()
+		}
+	}, func() { models.KickOpen(&s.ServiceCore, s.sessions) }, func() { s.eng.RemoveService(s) })
 	return nil
 }
 
-func (s *service) stop() {
-	close(s.quit)
-	s.cancel()
-	if s.ln != nil {
-		s.ln.Close()
-	}
-}
-
 func (s *service) acceptLoop() {
-	defer s.wg.Done()
+	defer s.SetupDone()
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
@@ -206,7 +147,7 @@ func (s *service) acceptLoop() {
 
 func (s *service) dial() error {
 	var d net.Dialer
-	c, err := d.DialContext(s.ctx, "tcp", s.addr.String())
+	c, err := d.DialContext(s.Ctx, "tcp", s.Addr().String())
 	if err != nil {
 		s.Counters().ConnectFailed()
 		return err
@@ -222,16 +163,10 @@ func (s *service) dial() error {
 	return nil
 }
 
-// redialLoop reconnects one auto-reconnect session slot until it succeeds or the service
-// closes.
-func (s *service) redialLoop() {
-	models.Redial(s.quit, s.Options().ReconnectDelay, s.Closing, s.dial)
-}
-
 func (s *service) start(slot int, c net.Conn) {
 	ss := s.sessions[slot]
-	ss.open(c, s.eng.cfg)
-	s.wg.Add(1)
+	ss.open(c, s.eng.Cfg)
+	s.Hold()
 	s.Opened(ss)
 	go ss.readLoop()
 }
@@ -306,7 +241,7 @@ func (ss *session) Kick(r models.KickReason) {
 // end of the session once the writer has exited.
 func (ss *session) readLoop() {
 	s := ss.svc
-	defer s.eng.g.Add()()
+	defer s.eng.G.Add()()
 	h := s.Handler()
 	writerDone := make(chan struct{})
 	go ss.writeLoop(writerDone)
@@ -323,7 +258,7 @@ func (ss *session) readLoop() {
 	<-ss.done
 	<-writerDone
 	s.EndSession(ss, &ss.SessionCore, &ss.sq, ss.slot)
-	s.wg.Done()
+	s.Release()
 }
 
 // writeLoop is the session's writer goroutine: one models Flush (a net.Buffers writev per
@@ -331,7 +266,7 @@ func (ss *session) readLoop() {
 func (ss *session) writeLoop(done chan struct{}) {
 	defer close(done)
 	s := ss.svc
-	defer s.eng.g.Add()()
+	defer s.eng.G.Add()()
 	for {
 		select {
 		case <-ss.done:
