@@ -159,10 +159,10 @@ func testFramedWindows(t *testing.T, backend string) {
 			var werr error
 			go func() {
 				defer wg.Done()
-				_, werr = c.Write(in.Bytes())
+				werr = writeProgress(c, in.Bytes())
 			}()
 			got := make([]byte, in.Len())
-			_, err := io.ReadFull(c, got)
+			err := readProgress(c, got)
 			wg.Wait()
 			if err != nil || werr != nil {
 				t.Fatalf("read %v, write %v", err, werr)
@@ -175,4 +175,31 @@ func testFramedWindows(t *testing.T, backend string) {
 			}
 		})
 	}
+}
+
+// writeProgress writes p in 16 KiB pieces, each with a fresh deadline: a slow backend (tiny
+// frames under Wine take many seconds) fails only if it stops making progress.
+func writeProgress(c net.Conn, p []byte) error {
+	for len(p) > 0 {
+		n := min(len(p), 16<<10)
+		c.SetWriteDeadline(time.Now().Add(ioTimeout))
+		if _, err := c.Write(p[:n]); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+// readProgress fills p, refreshing the deadline after every read that made progress.
+func readProgress(c net.Conn, p []byte) error {
+	for len(p) > 0 {
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		n, err := c.Read(p)
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
 }
