@@ -24,7 +24,7 @@ type Engine struct {
 	loopWG      sync.WaitGroup
 	lockThreads bool // LockEnv: each loop goroutine locked to its OS thread
 
-	g       models.Goroutines // the loops
+	inside  models.Inside // under the loops\' run: callbacks and Post jobs
 	closer  models.Closer
 	redials atomic.Uint32 // round-robin loop choice for redials
 
@@ -44,7 +44,7 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 		return nil, err
 	}
 	cfg.MaxGather = min(cfg.MaxGather, 1024) // IOV_MAX
-	e := &Engine{cfg: cfg, lockThreads: os.Getenv(LockEnv) == "1"}
+	e := &Engine{cfg: cfg, lockThreads: os.Getenv(LockEnv) == "1", inside: models.InsideOf((*loop).run)}
 	e.svcs.Store(new([]*service))
 	for i := range cfg.Loops {
 		l, err := newLoop(e, i)
@@ -76,7 +76,7 @@ func (e *Engine) Post(job func()) error {
 
 // onLoop reports whether the caller is one of the engine's loop goroutines. Only the rare,
 // blocking calls (Close, Connect) ask: they must not wait for a loop from that loop.
-func (e *Engine) onLoop() bool { return e.g.Current() }
+func (e *Engine) onLoop() bool { return e.inside.Current() }
 
 // service returns the service with id, or nil.
 func (e *Engine) service(id int) *service {

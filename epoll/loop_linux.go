@@ -138,7 +138,6 @@ func (l *loop) run() {
 		runtime.LockOSThread() // the first design, kept measurable (see LockEnv)
 		defer runtime.UnlockOSThread()
 	}
-	defer l.eng.g.Add()()
 	busy := false // the last epoll_wait returned events
 	for !l.stopping {
 		timeout := 0

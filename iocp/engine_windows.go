@@ -61,9 +61,9 @@ type Engine struct {
 	cfg   models.Config
 	loops []*loop
 
-	svcs *models.ServiceTable[service] // index = service id (completion keys carry it)
-	g    models.Goroutines             // the loops: callbacks and Post jobs run there
-	jobs winsock.JobQueue
+	svcs   *models.ServiceTable[service] // index = service id (completion keys carry it)
+	inside models.Inside                 // under the loops' run: callbacks and Post jobs
+	jobs   winsock.JobQueue
 
 	closer models.Closer
 	mu     sync.Mutex // guards closed
@@ -102,7 +102,7 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, svcs: models.NewServiceTable[service](maxServices)}
+	e := &Engine{cfg: cfg, svcs: models.NewServiceTable[service](maxServices), inside: models.InsideOf((*loop).run)}
 	for i := range cfg.Loops {
 		port, err := windows.CreateIoCompletionPort(windows.InvalidHandle, 0, 0, 1)
 		if err != nil {
@@ -161,7 +161,7 @@ func (e *Engine) removeService(s *service) {
 // already posted, stops the loops and closes the ports. Called from a loop (a callback or a
 // Post job) it starts that and returns (models.Closer).
 func (e *Engine) Close() error {
-	return e.closer.Close(e.g.Current(), func() error {
+	return e.closer.Close(e.inside.Current(), func() error {
 		e.mu.Lock()
 		e.closed = true
 		e.mu.Unlock()
@@ -215,7 +215,6 @@ func (l *loop) run(ready chan<- struct{}) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer close(l.done)
-	defer l.eng.g.Add()()
 	l.tid.Store(windows.GetCurrentThreadId())
 	close(ready)
 	entries := make([]overlappedEntry, batchSize)

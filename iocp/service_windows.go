@@ -235,7 +235,7 @@ func (s *service) reconnectLater() {
 // snapshot (or whose packet carries the previous generation and is dropped) sees closing in
 // session.connected and kicks itself; a ConnectEx is issued under the check in connect.
 func (s *service) Close() error {
-	s.CloseOnce(s.eng.g.Current(), s.stop, s.kickAll, s.wg.Wait, s.free)
+	s.CloseOnce(s.eng.inside.Current(), s.stop, s.kickAll, s.wg.Wait, s.free)
 	return nil
 }
 

@@ -44,8 +44,9 @@
 //   - SessionCore.Flush: the synchronous writer's turn (Peek → one gather write → Wrote:
 //     count, OnSend, Advance) for backends that write in place; Wrote and WriterDone for
 //     proactors that complete a gather write later.
-//   - Closer and Goroutines: Engine.Close's once-only teardown, which returns at once when
-//     called from inside the engine (a callback or a Post job) instead of deadlocking.
+//   - Closer and Inside: Engine.Close's once-only teardown, which returns at once when
+//     called from inside the engine (a callback or a Post job; Inside walks the caller's stack
+//     for the engine's loop or callback functions) instead of deadlocking.
 //
 // # Parity rules (every backend; models/modeltest checks each)
 //

@@ -6,7 +6,6 @@ import "sync"
 // I/O model has no native job queue (Go net, gnet, netpoll). Backends with one (IOCP's
 // PostQueuedCompletionStatus, an eventfd-woken epoll loop, an io_uring MSG_RING/NOP) use it.
 type JobLoop struct {
-	g      *Goroutines
 	mu     sync.Mutex
 	q      []func()
 	wake   chan struct{}
@@ -14,16 +13,11 @@ type JobLoop struct {
 	done   chan struct{}
 }
 
-// NewJobLoop starts a job loop.
-func NewJobLoop() *JobLoop { return NewJobLoopIn(nil) }
-
-// NewJobLoopIn starts a job loop whose goroutine is one of g (when g is not nil), so an
-// Engine.Close called from a job knows it runs inside the engine.
-func NewJobLoopIn(g *Goroutines) *JobLoop {
-	l := &JobLoop{g: g, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	ready := make(chan struct{})
-	go l.run(ready)
-	<-ready
+// NewJobLoop starts a job loop. Its jobs run under (*JobLoop).run, which every Inside set
+// contains, so an Engine.Close called from a job knows it runs inside the engine.
+func NewJobLoop() *JobLoop {
+	l := &JobLoop{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go l.run()
 	return l
 }
 
@@ -46,12 +40,8 @@ func (l *JobLoop) Post(job func()) error {
 	return nil
 }
 
-func (l *JobLoop) run(ready chan<- struct{}) {
+func (l *JobLoop) run() {
 	defer close(l.done)
-	if l.g != nil {
-		defer l.g.Add()()
-	}
-	close(ready)
 	var batch []func()
 	for {
 		l.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -282,24 +281,45 @@ func TestDeliverFrom(t *testing.T) {
 	}
 }
 
+// runInside stands for an engine's loop: the callbacks run under it.
+func runInside(f func()) { f() }
+
+// TestInside: Current is true under a function of the set (and in a closure it runs), false
+// elsewhere, and true in a job of a JobLoop.
+func TestInside(t *testing.T) {
+	in := InsideOf(runInside)
+	if in.Current() {
+		t.Error("Current is true in the test goroutine")
+	}
+	var got bool
+	runInside(func() { func() { got = in.Current() }() })
+	if !got {
+		t.Error("Current is false under runInside")
+	}
+	l := NewJobLoop()
+	defer l.Close()
+	res := make(chan bool)
+	l.Post(func() { res <- in.Current() })
+	if !<-res {
+		t.Error("Current is false in a job")
+	}
+}
+
 // TestCloser: from outside, Close runs the teardown and waits; from inside it returns at
 // once; a second Close waits for the first one's teardown.
 func TestCloser(t *testing.T) {
 	var c Closer
-	var g Goroutines
+	in := InsideOf(runInside)
 	release := make(chan struct{})
 	ran := 0
 	teardown := func() error { <-release; ran++; return errors.New("teardown error") }
 	inside := make(chan error)
-	go func() {
-		defer g.Add()()
-		inside <- c.Close(g.Current(), teardown)
-	}()
+	go runInside(func() { inside <- c.Close(in.Current(), teardown) })
 	if err := <-inside; err != nil {
 		t.Fatalf("inside Close = %v, want nil at once", err)
 	}
 	waited := make(chan error)
-	go func() { waited <- c.Close(g.Current(), teardown) }()
+	go func() { waited <- c.Close(in.Current(), teardown) }()
 	select {
 	case <-waited:
 		t.Fatal("an outside Close returned before the teardown finished")
@@ -315,13 +335,6 @@ func TestCloser(t *testing.T) {
 	var c2 Closer
 	if err := c2.Close(false, func() error { return io.EOF }); err != io.EOF {
 		t.Errorf("outside first Close = %v, want the teardown's error", err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); defer g.Add()(); _ = g.Current() }()
-	wg.Wait()
-	if g.Current() {
-		t.Error("the test goroutine is not in the set")
 	}
 }
 
@@ -351,5 +364,12 @@ func TestServiceTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		tab.Release(id)
+	}
+}
+
+func BenchmarkInsideCurrent(b *testing.B) {
+	in := InsideOf(runInside)
+	for b.Loop() {
+		runInside(func() { in.Current() })
 	}
 }

@@ -83,11 +83,24 @@ func (rb *RecvBuffer) Deliver(h Handler, s Session) KickReason {
 		return KickNone
 	}
 	n := h.OnRecv(s, w)
-	if n < 0 || n > len(w) {
-		return KickPacketError
+	if k := Consumed(n, len(w), rb.Cap()); k != KickNone {
+		return k
 	}
 	rb.Consume(n)
-	if rb.Full() {
+	return KickNone
+}
+
+// Consumed is the rule for OnRecv's answer n on a window of size bytes when the window can
+// grow to at most limit bytes (the RecvBuffer's size): a count outside 0..size is a protocol
+// error (KickPacketError); nothing consumed from a window that cannot grow is an overflow
+// (KickRecvBufferOverFull: the app waits for a frame larger than the buffer). Deliver,
+// DeliverFrom and the backends that deliver from a buffer of their library (netpoll's
+// LinkBuffer) all apply it.
+func Consumed(n, size, limit int) KickReason {
+	switch {
+	case n < 0 || n > size:
+		return KickPacketError
+	case n == 0 && size >= limit:
 		return KickRecvBufferOverFull
 	}
 	return KickNone
@@ -118,11 +131,10 @@ func (rb *RecvBuffer) DeliverFrom(h Handler, s Session, data []byte) KickReason 
 		if rb.Len() == 0 {
 			w := data[:min(len(data), rb.Cap())]
 			n := h.OnRecv(s, w)
+			if k := Consumed(n, len(w), rb.Cap()); k != KickNone {
+				return k
+			}
 			switch {
-			case n < 0 || n > len(w):
-				return KickPacketError
-			case n == 0 && len(w) == rb.Cap():
-				return KickRecvBufferOverFull
 			case n == len(w) || len(data) > len(w):
 				data = data[n:] // unconsumed bytes are shown again with what follows
 				if kicked(s) {

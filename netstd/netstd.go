@@ -32,7 +32,7 @@ var _ models.Engine = (*Engine)(nil)
 // New builds a Go net engine.
 func New(cfg models.Config) (models.Engine, error) {
 	e := &Engine{}
-	if err := e.Init(cfg); err != nil {
+	if err := e.Init(cfg, (*session).readLoop, (*session).writeLoop); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -114,7 +114,7 @@ var _ models.Service = (*service)(nil)
 // concurrently kicks itself, see models.ServiceCore.Opened) and waits for the accept loop,
 // the dialers and every session's end.
 func (s *service) Close() error {
-	s.CloseService(s.eng.G.Current(), func() {
+	s.CloseService(s.eng.Inside.Current(), func() {
 		if s.ln != nil {
 			s.ln.Close()
 		}
@@ -241,7 +241,6 @@ func (ss *session) Kick(r models.KickReason) {
 // end of the session once the writer has exited.
 func (ss *session) readLoop() {
 	s := ss.svc
-	defer s.eng.G.Add()()
 	h := s.Handler()
 	writerDone := make(chan struct{})
 	go ss.writeLoop(writerDone)
@@ -266,7 +265,6 @@ func (ss *session) readLoop() {
 func (ss *session) writeLoop(done chan struct{}) {
 	defer close(done)
 	s := ss.svc
-	defer s.eng.G.Add()()
 	for {
 		select {
 		case <-ss.done:

@@ -86,7 +86,7 @@ func New(cfg models.Config) (models.Engine, error) {
 			return nil, err
 		}
 	}
-	e := &Engine{cfg: cfg, lay: lay, services: map[*service]struct{}{}, svcs: models.NewServiceTable[service](maxServices)}
+	e := &Engine{cfg: cfg, lay: lay, services: map[*service]struct{}{}, svcs: models.NewServiceTable[service](maxServices), inside: models.InsideOf((*loop).run)}
 	for i := range cfg.Loops {
 		l, err := e.newLoop(i)
 		if err != nil {
@@ -104,11 +104,11 @@ func New(cfg models.Config) (models.Engine, error) {
 
 // Engine is the RIO engine.
 type Engine struct {
-	cfg   models.Config
-	lay   layout
-	loops []*loop
-	svcs  *models.ServiceTable[service] // index = service id (completion keys and contexts carry it)
-	g     models.Goroutines             // the loops: callbacks and Post jobs run there
+	cfg    models.Config
+	lay    layout
+	loops  []*loop
+	svcs   *models.ServiceTable[service] // index = service id (completion keys and contexts carry it)
+	inside models.Inside                 // under the loops' run: callbacks and Post jobs
 
 	mu       sync.Mutex
 	services map[*service]struct{}
@@ -140,7 +140,7 @@ func (e *Engine) Post(job func()) error {
 // queues, registered regions and ports. Called from a loop (a callback or a Post job) it
 // starts that and returns (models.Closer).
 func (e *Engine) Close() error {
-	return e.closer.Close(e.g.Current(), func() error {
+	return e.closer.Close(e.inside.Current(), func() error {
 		e.mu.Lock()
 		e.closed = true
 		svcs := make([]*service, 0, len(e.services))
@@ -299,7 +299,6 @@ func (l *loop) release() error {
 
 func (l *loop) run() {
 	defer close(l.done)
-	defer l.e.g.Add()()
 	for {
 		var qty uint32
 		var key uintptr

@@ -378,7 +378,7 @@ func (s *service) redialLater() {
 // after a look at closing (cancelConnect takes mu), and open kicks a session that opens
 // after the pass (models.ServiceCore.Opened).
 func (s *service) Close() error {
-	s.CloseOnce(s.e.g.Current(), s.stop, s.kickAll, s.wg.Wait, s.free)
+	s.CloseOnce(s.e.inside.Current(), s.stop, s.kickAll, s.wg.Wait, s.free)
 	return nil
 }
 

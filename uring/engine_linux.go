@@ -37,7 +37,7 @@ type Engine struct {
 	loops  []*loop
 	next   atomic.Uint32 // round-robin loop choice for client sessions
 
-	g      models.Goroutines // the loops: callbacks and Post jobs run there
+	inside models.Inside // under the loops\' run: callbacks and Post jobs
 	closer models.Closer
 
 	mu       sync.RWMutex
@@ -55,7 +55,7 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, services: map[*service]struct{}{}}
+	e := &Engine{cfg: cfg, services: map[*service]struct{}{}, inside: models.InsideOf((*loop).run)}
 	switch mode := os.Getenv(recvModeEnv); mode {
 	case "", "multishot":
 	case "direct":
@@ -113,7 +113,7 @@ func (e *Engine) Close() error {
 
 // onLoop reports whether the caller is one of the engine's loops, where the blocking calls
 // (Close, Service.Close, Connect) must not wait for a loop.
-func (e *Engine) onLoop() bool { return e.g.Current() }
+func (e *Engine) onLoop() bool { return e.inside.Current() }
 
 func (e *Engine) stopLoops() {
 	for _, l := range e.loops {

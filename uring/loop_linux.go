@@ -110,7 +110,6 @@ func (l *loop) run(errc chan<- error) {
 	// The ring is SINGLE_ISSUER: created, entered and closed by this one thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	defer l.eng.g.Add()()
 	err := l.init()
 	errc <- err
 	if err == nil {

@@ -24,23 +24,25 @@ type Closer interface {
 // Engine is the engine half of an adapter backend. Embed it and call Init from New.
 type Engine[S Closer] struct {
 	Cfg models.Config
-	// G is the set of goroutines that run callbacks and jobs: the job loop, and those the
-	// backend adds (a session's reader, a library's loop goroutines as they are seen).
-	G models.Goroutines
+	// Inside tells whether the caller runs a callback or a job of the engine: under the
+	// functions given to Init, the job loop, a goroutine of Service.Go or a side writer.
+	Inside models.Inside
 
 	jobs     *models.JobLoop
 	services models.ServiceSet[S]
 	closer   models.Closer
 }
 
-// Init validates cfg and starts the job loop.
-func (e *Engine[S]) Init(cfg models.Config) error {
+// Init validates cfg and starts the job loop; callbacks are the functions under which the
+// backend runs its callbacks (see models.InsideOf).
+func (e *Engine[S]) Init(cfg models.Config, callbacks ...any) error {
 	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return err
 	}
 	e.Cfg = cfg
-	e.jobs = models.NewJobLoopIn(&e.G)
+	e.jobs = models.NewJobLoop()
+	e.Inside = models.InsideOf(append(append(callbacks, (*Service).Go), platformCallbacks()...)...)
 	return nil
 }
 
@@ -56,7 +58,7 @@ func (e *Engine[S]) RemoveService(s S) { e.services.Remove(s) }
 // CloseEngine is Engine.Close: every service, then the job loop, then after (may be nil),
 // once; from a callback or a job it returns at once (models.Closer).
 func (e *Engine[S]) CloseEngine(after func()) error {
-	return e.closer.Close(e.G.Current(), func() error {
+	return e.closer.Close(e.Inside.Current(), func() error {
 		_, err := e.services.CloseAll()
 		e.jobs.Close()
 		if after != nil {
@@ -79,7 +81,39 @@ type Service struct {
 	// refs counts the setup reference, the adapter's goroutines (dialers, redialers, side
 	// writers, flush tasks) and every open session (Hold at open, Release at its end): Close
 	// waits for it, an event, never a poll.
-	refs sync.WaitGroup
+	refs refCount
+}
+
+// refCount is a WaitGroup whose Add may race the Wait: a library can open a connection (and
+// the adapter Hold it) at any time, so the counter may go up from zero while Close waits.
+// TryHold makes that safe: it holds first and then looks at closing, so a session either is
+// seen by Close's wait or refuses itself.
+type refCount struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{}
+}
+
+func (r *refCount) add(d int) {
+	r.mu.Lock()
+	r.n += d
+	if r.n == 0 && r.zero != nil {
+		close(r.zero)
+		r.zero = nil
+	}
+	r.mu.Unlock()
+}
+
+func (r *refCount) wait() {
+	r.mu.Lock()
+	if r.n == 0 {
+		r.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	r.zero = ch
+	r.mu.Unlock()
+	<-ch
 }
 
 // Init sets the service up: options, handler, pool (models.ServiceCore.InitService), the
@@ -93,7 +127,7 @@ func (s *Service) Init(opt models.ServiceOptions, h models.Handler, addr net.Add
 	s.Quit = make(chan struct{})
 	s.Ctx, s.cancel = context.WithCancel(context.Background())
 	s.SetRedial(func() { s.Go(func() { s.Redial(dial) }) })
-	s.refs.Add(1)
+	s.refs.add(1)
 	return nil
 }
 
@@ -104,18 +138,29 @@ func (s *Service) Addr() net.Addr { return s.addr }
 func (s *Service) SetAddr(a net.Addr) { s.addr = a }
 
 // SetupDone drops the setup reference.
-func (s *Service) SetupDone() { s.refs.Done() }
+func (s *Service) SetupDone() { s.refs.add(-1) }
 
 // Hold and Release count an open session (or any other user) in the references Close waits
-// for.
-func (s *Service) Hold()    { s.refs.Add(1) }
-func (s *Service) Release() { s.refs.Done() }
+// for. Hold is for a caller that already holds one (the accept loop, a dialer); a callback
+// of a library calls TryHold.
+func (s *Service) Hold()    { s.refs.add(1) }
+func (s *Service) Release() { s.refs.add(-1) }
+
+// TryHold holds unless the service is closing (then it holds nothing and reports false).
+func (s *Service) TryHold() bool {
+	s.refs.add(1)
+	if s.Closing() {
+		s.refs.add(-1)
+		return false
+	}
+	return true
+}
 
 // Go runs f on a goroutine counted in the references.
 func (s *Service) Go(f func()) {
-	s.refs.Add(1)
+	s.refs.add(1)
 	go func() {
-		defer s.refs.Done()
+		defer s.refs.add(-1)
 		f()
 	}()
 }
@@ -149,5 +194,5 @@ func (s *Service) CloseService(inside bool, stop, kick, done func()) {
 		if stop != nil {
 			stop()
 		}
-	}, kick, s.refs.Wait, done)
+	}, kick, s.refs.wait, done)
 }

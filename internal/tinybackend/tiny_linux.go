@@ -17,7 +17,7 @@ func available() error { return nil }
 type Engine struct {
 	cfg      models.Config
 	jobs     *models.JobLoop
-	g        models.Goroutines
+	inside   models.Inside
 	closer   models.Closer
 	services models.ServiceSet[*service]
 }
@@ -30,8 +30,8 @@ func New(cfg models.Config) (models.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg}
-	e.jobs = models.NewJobLoopIn(&e.g)
+	e := &Engine{cfg: cfg, jobs: models.NewJobLoop(),
+		inside: models.InsideOf((*session).read, (*session).turn, (*service).spawn)}
 	return e, nil
 }
 
@@ -40,7 +40,7 @@ func (e *Engine) Post(job func()) error { return e.jobs.Post(job) }
 
 // Close closes every service, then the job loop; from a callback or job it returns at once.
 func (e *Engine) Close() error {
-	return e.closer.Close(e.g.Current(), func() error {
+	return e.closer.Close(e.inside.Current(), func() error {
 		_, err := e.services.CloseAll()
 		e.jobs.Close()
 		return err
@@ -88,7 +88,7 @@ func (s *service) spawn(f func()) {
 
 // Close stops accepting and dialling, kicks the open sessions once and waits for all.
 func (s *service) Close() error {
-	s.CloseOnce(s.eng.g.Current(), func() {
+	s.CloseOnce(s.eng.inside.Current(), func() {
 		close(s.quit)
 		if s.lfd >= 0 {
 			unix.Shutdown(s.lfd, unix.SHUT_RDWR) // wakes the blocked accept(2)
@@ -276,7 +276,6 @@ func (ss *session) Send(p []byte) error {
 }
 
 func (ss *session) turn() {
-	defer ss.svc.eng.g.Add()()
 	s := ss.svc
 	ss.Flush(ss, s.Handler(), s.Counters(), &ss.sq, ss.iov, ss.writev)
 	ss.mu.Lock()
@@ -331,7 +330,6 @@ func (ss *session) Kick(r models.KickReason) {
 // read is the session's goroutine: the receive rule until the session is kicked (a peer EOF
 // waits for the drain's KickRecv0), then the end of the session.
 func (ss *session) read() {
-	defer ss.svc.eng.g.Add()()
 	s, h := ss.svc, ss.svc.Handler()
 	h.OnConnect(ss)
 	for !ss.Kicked() {
