@@ -259,6 +259,9 @@ func (l *loop) accept(s *service) {
 	for range acceptBatch {
 		fd, rsa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
+			if err != unix.EAGAIN && err != unix.EINTR {
+				s.Counters().AcceptError()
+			}
 			switch err {
 			case unix.EAGAIN:
 				return
@@ -300,6 +303,7 @@ func (l *loop) accept(s *service) {
 		if err := l.attach(ss, fd, unix.EPOLLIN); err != nil {
 			unix.Close(fd)
 			s.Pool().Release(slot)
+			s.Counters().AcceptError()
 			continue
 		}
 		ss.Open(local, sock.TCPAddr(rsa))

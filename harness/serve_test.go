@@ -25,13 +25,19 @@ import (
 // startServe runs Serve in-process on 127.0.0.1:0 and returns its address and control input.
 func startServe(tb testing.TB, backend, app string) (addr string, control io.Writer, stdout *syncBuffer) {
 	tb.Helper()
+	return startServeConfig(tb, ServeConfig{Backend: backend, App: app, AppOptions: apps.Options{RoomSize: 3}})
+}
+
+// startServeConfig is startServe with the whole config (Addr and Control are set here).
+func startServeConfig(tb testing.TB, cfg ServeConfig) (addr string, control io.Writer, stdout *syncBuffer) {
+	tb.Helper()
+	cfg.Addr, cfg.Control = "127.0.0.1:0", true
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	out := &syncBuffer{lines: make(chan string, 64)}
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, ServeConfig{Backend: backend, App: app, Addr: "127.0.0.1:0", Control: true,
-			AppOptions: apps.Options{RoomSize: 3}}, pr, out, io.Discard)
+		done <- Serve(ctx, cfg, pr, out, io.Discard)
 	}()
 	tb.Cleanup(func() {
 		cancel()

@@ -315,18 +315,34 @@ func (ln *listener) start() {
 	}
 }
 
-// post issues AcceptEx for slot i; on an immediate failure the slot retires.
+// acceptRetry is how long an AcceptEx that could not be issued (no socket or no memory: the
+// Windows EMFILE) waits before it is issued again.
+const acceptRetry = 10 * time.Millisecond
+
+// post issues AcceptEx for slot i. Once the listener is closed the slot retires; if AcceptEx
+// (or the socket for it) fails, the failure is counted and the slot is issued again after
+// acceptRetry (a retry packet: the slot's OVERLAPPED with no socket, see complete), so a
+// listener never loses its pending accepts to a burst of failures.
 func (ln *listener) post(i int) {
-	if !ln.closed && !ln.svc.Closing() {
-		as, err := winsock.Socket(ln.family, 0)
-		if err == nil {
-			if err = ln.slots.Post(i, ln.sock, as); err == nil {
-				return // the completion comes as a packet (no skip mode on listeners)
-			}
-			windows.Closesocket(as)
-		}
+	if ln.closed || ln.svc.Closing() {
+		ln.retire()
+		return
 	}
-	ln.retire()
+	as, err := winsock.Socket(ln.family, 0)
+	if err == nil {
+		if err = ln.slots.Post(i, ln.sock, as); err == nil {
+			return // the completion comes as a packet (no skip mode on listeners)
+		}
+		windows.Closesocket(as)
+	}
+	ln.svc.Counters().AcceptError()
+	key := makeKey(kindListen, ln.svc.id, 0, 0)
+	ov := ln.slots.Overlapped(i)
+	time.AfterFunc(acceptRetry, func() {
+		if windows.PostQueuedCompletionStatus(ln.loop.port, 0, key, ov) != nil {
+			ln.retire() // the port is gone: the engine is closing
+		}
+	})
 }
 
 func (ln *listener) retire() {
@@ -349,12 +365,19 @@ func (ln *listener) complete(l *loop, c completion) {
 		return
 	}
 	as := ln.slots.Take(i)
+	if as == windows.InvalidHandle { // a retry packet from post
+		ln.post(i)
+		return
+	}
 	var local, remote *net.TCPAddr
 	err := error(nil)
 	if c.status != 0 || ln.closed || s.Closing() {
 		err = models.ErrClosed
-	} else {
-		local, remote, err = ln.slots.Accepted(i, ln.sock, as)
+		if c.status != 0 && !ln.closed && !s.Closing() {
+			s.Counters().AcceptError() // a connection reset before it was accepted
+		}
+	} else if local, remote, err = ln.slots.Accepted(i, ln.sock, as); err != nil {
+		s.Counters().AcceptError()
 	}
 	if err != nil {
 		// Aborted by the listener's close, or a connection reset before it was accepted

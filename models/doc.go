@@ -33,7 +33,8 @@
 // A backend is its I/O; the rules around it are these helpers, and every backend calls them
 // (none calls OnDisconnect itself):
 //
-//   - ServiceCore (embedded in every service): InitService (options, handler, pool),
+//   - ServiceCore (embedded in every service): InitService (options, the handler behind
+//     its guards, ServiceOptions.Guard, and the pool),
 //     Type/Stats, BeginClose + KickOpen + Opened (Service.Close kicks once and waits on an
 //     event, never by polling), and EndSession, the one end of a session: reason (KickNone
 //     becomes KickUnknown), count, OnDisconnect, send queue released, core retired, slot
@@ -67,6 +68,25 @@
 // conformance call (modeltest.Run), register.go, unsupported_other.go and where the load
 // generator's client preference lives. internal/tinybackend is the smallest backend written
 // from it.
+//
+// # Hostile peers
+//
+// A peer that closes or resets in the middle of a frame ends its session like any other close
+// (KickRecv0 or a recv/io error): the partial frame is dropped, the fd and the pool slot come
+// back, and nothing spins. A failed accept (EMFILE, ENFILE, ENOBUFS, ...) never stops a
+// listener: it backs off, accepts again and counts ServiceStats.AcceptErrors.
+//
+// The idle timeout (ServiceOptions.IdleTimeout, off when 0) is the same rule on every
+// backend because it is one decorator, ServiceOptions.Guard, that ServiceCore.InitService puts
+// around the app's Handler (no backend wires it): a session whose OnRecv has consumed nothing since
+// OnConnect (a handshake timeout: the silent connection) or since the last OnRecv that
+// consumed bytes (a slowloris trickling a frame it never completes, or a peer gone quiet) is
+// kicked with KickIdleTimeout. "Progress" is inbound only: a session that only receives
+// from the server (and whose peer sends no heartbeat) is idle by this rule. One timer per
+// service sweeps every IdleTimeout/4 while the service has sessions, so a kick comes between
+// 1x and 1.25x IdleTimeout after the last progress (plus timer latency) and never before;
+// no goroutine runs per session, no clock is read per OnRecv, and no goroutine or timer is
+// left once the service's sessions are gone.
 //
 // # Post ordering
 //

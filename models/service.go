@@ -20,9 +20,10 @@ type ServiceCore struct {
 	closed   chan struct{} // closed when CloseOnce's first call finished
 }
 
-// InitService validates h and builds the service's SessionPool of opt.PoolSize slots. opt must
-// come from ForServer or ForClient. A nil Handler is refused with ErrBadConfig on every
-// backend (it would otherwise fail on the first connection, on a loop thread).
+// InitService validates h, puts the service's guards around it (ServiceOptions.Guard: the idle
+// timeout) and builds the SessionPool of opt.PoolSize slots. opt must come from ForServer or
+// ForClient. A nil Handler is refused with ErrBadConfig on every backend (it would otherwise
+// fail on the first connection, on a loop thread).
 func (sc *ServiceCore) InitService(opt ServiceOptions, h Handler) error {
 	if h == nil {
 		return badConfig("nil Handler")
@@ -31,7 +32,7 @@ func (sc *ServiceCore) InitService(opt ServiceOptions, h Handler) error {
 	if err != nil {
 		return err
 	}
-	sc.opt, sc.h, sc.pool = opt, h, pool
+	sc.opt, sc.h, sc.pool = opt, opt.Guard(h), pool
 	return nil
 }
 

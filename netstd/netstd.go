@@ -130,7 +130,8 @@ func (s *service) acceptLoop() {
 			if s.Closing() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Transient (EMFILE, ECONNABORTED): back off briefly as net/http does.
+			// Transient (EMFILE, ECONNABORTED): count it and back off briefly as net/http does.
+			s.Counters().AcceptError()
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}

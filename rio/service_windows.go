@@ -187,6 +187,7 @@ func (s *service) acceptDone(ov *windows.Overlapped, err error) {
 			s.wg.Done()
 			return
 		}
+		s.Counters().AcceptError()
 		s.rearm(i) // the peer gave up before the accept completed
 		return
 	}
@@ -208,13 +209,25 @@ func (s *service) acceptDone(ov *windows.Overlapped, err error) {
 	}
 }
 
+// acceptRetry is how long an AcceptEx that could not be issued (no socket or no memory: the
+// Windows EMFILE) waits before it is issued again.
+const acceptRetry = 10 * time.Millisecond
+
+// rearm issues AcceptEx for op i again. A failure is counted and retried after acceptRetry
+// (the op keeps its wg count meanwhile), so a burst of failures never leaves the listener
+// without pending accepts; once the service is closing the op retires.
 func (s *service) rearm(i int) {
 	if s.Closing() {
 		s.wg.Done()
 		return
 	}
 	if err := s.postAccept(i); err != nil {
-		s.wg.Done() // one AcceptEx fewer; the listener keeps the others
+		if errors.Is(err, models.ErrClosed) {
+			s.wg.Done()
+			return
+		}
+		s.Counters().AcceptError()
+		time.AfterFunc(acceptRetry, func() { s.rearm(i) })
 	}
 }
 

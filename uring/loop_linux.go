@@ -399,6 +399,7 @@ func (l *loop) onAccept(idx uint32, ln *listener, c cqe, more bool) {
 		l.closeListener(ln)
 	case c.res < 0 && c.res != -int32(unix.ECANCELED):
 		// EMFILE, ENFILE, ENOMEM...: back off instead of spinning on the error.
+		ln.svc.Counters().AcceptError()
 		time.AfterFunc(acceptBackoff, func() { l.post(msg{kind: mListen, ln: ln}) })
 	default:
 		l.armAccept(ln) // multishot ended (e.g. CQ overflow): re-arm

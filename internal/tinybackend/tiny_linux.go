@@ -143,10 +143,13 @@ func (s *service) acceptLoop() {
 				unix.Close(fd)
 			}
 			return
-		case err == unix.EINTR || err == unix.ECONNABORTED:
+		case err == unix.EINTR:
 			continue
-		case err != nil: // EMFILE and kin: rest instead of spinning on the pending connection
-			time.Sleep(10 * time.Millisecond)
+		case err != nil: // EMFILE and kin: count, and rest instead of spinning on the pending connection
+			s.Counters().AcceptError()
+			if err != unix.ECONNABORTED {
+				time.Sleep(10 * time.Millisecond)
+			}
 			continue
 		}
 		slot, ok := s.Pool().Acquire()

@@ -122,6 +122,9 @@ func (a *AcceptSlots) Free() {
 	a.mem, a.slots = nil, nil
 }
 
+// Overlapped is slot i's OVERLAPPED (a retry packet posted with it finds the slot again).
+func (a *AcceptSlots) Overlapped(i int) *windows.Overlapped { return &a.slots[i].ov }
+
 // Index is the slot whose OVERLAPPED is ov, or -1.
 func (a *AcceptSlots) Index(ov *windows.Overlapped) int {
 	i := int((uintptr(unsafe.Pointer(ov)) - uintptr(a.mem)) / unsafe.Sizeof(acceptSlot{}))
