@@ -3,6 +3,7 @@ package modeltest
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -18,8 +19,9 @@ import (
 // default while the app does not read), and below streamQueueLimit: the writer must block
 // and resume (backpressure), and a half-close must find sends still queued (drain).
 const (
-	streamBytes      = 12 << 20
-	streamQueueLimit = 32 << 20
+	streamBytes = 12 << 20
+	// StreamQueueLimit is the SendQueueLimit of the engines the stream cases run on.
+	StreamQueueLimit = 32 << 20
 )
 
 // streamPattern is n bytes that differ at every offset that matters (no 64 KiB period).
@@ -43,30 +45,10 @@ func dialStream(tb testing.TB, addr net.Addr) *net.TCPConn {
 // writes block; once the peer reads, every byte comes back in order, and BytesSent counts
 // exactly the echoed bytes (nothing is written twice or from a second buffer).
 func testBackpressure(t *testing.T, backend string) {
-	eng := Open(t, backend, models.Config{SendQueueLimit: streamQueueLimit})
+	eng := Open(t, backend, models.Config{SendQueueLimit: StreamQueueLimit})
 	k := Track(t, EchoHandler())
 	svc := Listen(t, eng, k, models.ServiceOptions{})
-	c := dialStream(t, svc.Addr())
-	data := streamPattern(streamBytes)
-	if _, err := c.Write(data); err != nil { // the server keeps reading: this completes
-		t.Fatalf("write: %v", err)
-	}
-	WaitFor(t, "the server to read the whole stream", func() bool { return svc.Stats().BytesRecv == uint64(len(data)) })
-	got := make([]byte, len(data))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("read back: %v", err)
-	}
-	if !bytes.Equal(got, data) {
-		t.Fatalf("echo after backpressure differs (equal prefix %d of %d)", commonPrefix(got, data), len(data))
-	}
-	RoundTrip(t, c, []byte("after backpressure"))
-	want := uint64(len(data)) + 18
-	// The counter is bumped after the write returns, possibly after the peer read the bytes.
-	WaitFor(t, "BytesSent to count every echoed byte", func() bool { return svc.Stats().BytesSent >= want })
-	if st := svc.Stats(); st.BytesSent != want {
-		t.Errorf("BytesSent = %d, want %d", st.BytesSent, want)
-	}
-	c.Close()
+	Backpressure(t, svc)
 	k.WaitDisconnects(t, 1)
 	if r := k.Reasons(); r[models.KickRecv0]+r[models.KickRecvError] != 1 {
 		t.Errorf("disconnect reasons %s after the peer closed, want recv_0 or recv_error", joinReasons(r))
@@ -79,33 +61,94 @@ func testBackpressure(t *testing.T, backend string) {
 // sees the EOF with most of the echo still queued; it must write it all out, then close
 // gracefully (FIN: the peer reads EOF, not a reset) with KickRecv0.
 func testHalfCloseDrain(t *testing.T, backend string) {
-	eng := Open(t, backend, models.Config{SendQueueLimit: streamQueueLimit})
+	eng := Open(t, backend, models.Config{SendQueueLimit: StreamQueueLimit})
 	k := Track(t, EchoHandler())
 	svc := Listen(t, eng, k, models.ServiceOptions{})
-	c := dialStream(t, svc.Addr())
-	data := streamPattern(streamBytes)
-	if _, err := c.Write(data); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	// Read only once the server has read the stream (its EOF comes right behind), so the
-	// drain is what delivers most of the echo.
-	WaitFor(t, "the server to read the whole stream", func() bool { return svc.Stats().BytesRecv == uint64(len(data)) })
-	got, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("read until EOF: %v (got %d of %d bytes)", err, len(got), len(data))
-	}
-	if !bytes.Equal(got, data) {
-		t.Fatalf("echo of a half-closed stream: got %d bytes, want %d, equal prefix %d", len(got), len(data), commonPrefix(got, data))
-	}
+	HalfCloseDrain(t, svc)
 	k.WaitDisconnects(t, 1)
 	if r := k.Reasons(); r[models.KickRecv0] != 1 {
 		t.Errorf("disconnect reasons %s, want recv_0:1", joinReasons(r))
 	}
 	CloseEngine(t, eng)
 	k.Verify(t)
+}
+
+// Backpressure is the client side of the backpressure case against svc, an echo service of
+// an engine with SendQueueLimit StreamQueueLimit: 12 MiB written without reading (the
+// server's writes block), then read back and checked, BytesSent checked, and the connection
+// closed. A backend's own test can run it and then look at its internals (a side writer ran).
+func Backpressure(tb testing.TB, svc models.Service) {
+	tb.Helper()
+	base := svc.Stats()
+	c := dialStream(tb, svc.Addr())
+	data := streamPattern(streamBytes)
+	if _, err := c.Write(data); err != nil { // the server keeps reading: this completes
+		tb.Fatalf("write: %v", err)
+	}
+	WaitFor(tb, "the server to read the whole stream", func() bool { return svc.Stats().BytesRecv-base.BytesRecv == uint64(len(data)) })
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(c, got); err != nil {
+		tb.Fatalf("read back: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		tb.Fatalf("echo after backpressure differs (equal prefix %d of %d)", commonPrefix(got, data), len(data))
+	}
+	RoundTrip(tb, c, []byte("after backpressure"))
+	want := uint64(len(data)) + 18
+	// The counter is bumped after the write returns, possibly after the peer read the bytes.
+	WaitFor(tb, "BytesSent to count every echoed byte", func() bool { return svc.Stats().BytesSent-base.BytesSent >= want })
+	if n := svc.Stats().BytesSent - base.BytesSent; n != want {
+		tb.Errorf("BytesSent grew by %d, want %d", n, want)
+	}
+	c.Close()
+}
+
+// HalfCloseDrain is the client side of the half-close drain case against svc (as for
+// Backpressure): 12 MiB written without reading, CloseWrite, then the whole echo and EOF.
+func HalfCloseDrain(tb testing.TB, svc models.Service) {
+	tb.Helper()
+	base := svc.Stats()
+	c := dialStream(tb, svc.Addr())
+	data := streamPattern(streamBytes)
+	if _, err := c.Write(data); err != nil {
+		tb.Fatalf("write: %v", err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		tb.Fatal(err)
+	}
+	// Read only once the server has read the stream (its EOF comes right behind), so the
+	// drain is what delivers most of the echo.
+	WaitFor(tb, "the server to read the whole stream", func() bool { return svc.Stats().BytesRecv-base.BytesRecv == uint64(len(data)) })
+	got, err := io.ReadAll(c)
+	if err != nil {
+		tb.Fatalf("read until EOF: %v (got %d of %d bytes)", err, len(got), len(data))
+	}
+	if !bytes.Equal(got, data) {
+		tb.Fatalf("echo of a half-closed stream: got %d bytes, want %d, equal prefix %d", len(got), len(data), commonPrefix(got, data))
+	}
+}
+
+// BenchEcho is a ping-pong of size-byte messages through an echo server of backend (the
+// client is Go net); its allocs/op is what one echoed message costs the process.
+func BenchEcho(b *testing.B, backend string) {
+	for _, size := range []int{64, 4 << 10} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			eng := Open(b, backend, models.Config{})
+			c := Dial(b, StartEcho(b, eng).Addr())
+			c.SetDeadline(time.Time{})
+			msg, got := streamPattern(size), make([]byte, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // testFramedWindows: length-prefixed frames up to the window size, with the smallest and the
