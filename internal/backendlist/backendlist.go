@@ -133,6 +133,6 @@ func ListFile(bs []Backend) []byte {
 func Files(bs []Backend) map[string][]byte {
 	return map[string][]byte{
 		filepath.Join("cmd", "iobench", "backends.go"): ImportsFile(bs),
-		filepath.Join("scripts", "backends.txt"):         ListFile(bs),
+		filepath.Join("scripts", "backends.txt"):       ListFile(bs),
 	}
 }
