@@ -128,26 +128,16 @@ func (s *service) acceptLoop() {
 
 // Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service on its own gnet client.
 func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
-	opt, err := opt.ForClient(e.Cfg)
-	if err != nil {
-		return nil, err
-	}
-	raddr, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, models.WrapOp(Name, "resolve", err)
-	}
-	s, err := e.newService(opt, h, raddr, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.startClient(); err != nil {
-		return nil, models.WrapOp(Name, "client start", err)
-	}
-	if connected, err := s.Connect(s.dial); connected == 0 && opt.Type == models.ServiceClient {
-		s.Close()
-		return nil, models.WrapOp(Name, "connect", err)
-	}
-	return s, nil
+	return adapter.ClientService(Name, e.Cfg, addr, opt, func(opt models.ServiceOptions, raddr *net.TCPAddr) (models.Service, func() (int, error), error) {
+		s, err := e.newService(opt, h, raddr, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.startClient(); err != nil {
+			return nil, nil, models.WrapOp(Name, "client start", err)
+		}
+		return s, func() (int, error) { return s.Connect(s.dial) }, nil
+	})
 }
 
 // newService builds a service and makes it visible to Engine.Close. prepare (if not nil) sets

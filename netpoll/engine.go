@@ -141,21 +141,11 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 
 // Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service.
 func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
-	opt, err := opt.ForClient(e.Cfg)
-	if err != nil {
-		return nil, err
-	}
-	raddr, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, models.WrapOp(Name, "resolve", err)
-	}
-	s, err := e.newService(opt, h, raddr, nil)
-	if err != nil {
-		return nil, err
-	}
-	if connected, err := s.Connect(s.dial); connected == 0 && opt.Type == models.ServiceClient {
-		s.Close()
-		return nil, models.WrapOp(Name, "connect", err)
-	}
-	return s, nil
+	return adapter.ClientService(Name, e.Cfg, addr, opt, func(opt models.ServiceOptions, raddr *net.TCPAddr) (models.Service, func() (int, error), error) {
+		s, err := e.newService(opt, h, raddr, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() (int, error) { return s.Connect(s.dial) }, nil
+	})
 }

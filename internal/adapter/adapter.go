@@ -196,3 +196,29 @@ func (s *Service) CloseService(inside bool, stop, kick, done func()) {
 		}
 	}, kick, s.refs.wait, done)
 }
+
+// ClientService is Engine.Connect of an adapter backend: it completes opt (ForClient),
+// resolves addr and has build make the service for the target; build returns the service and
+// its first connects (usually svc.Connect with the backend's dial). When none connected, a
+// CLIENT service is closed and Connect fails with the first error (an auto-reconnect service
+// keeps trying).
+func ClientService(backend string, cfg models.Config, addr string, opt models.ServiceOptions,
+	build func(models.ServiceOptions, *net.TCPAddr) (models.Service, func() (int, error), error)) (models.Service, error) {
+	opt, err := opt.ForClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	raddr, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, models.WrapOp(backend, "resolve", err)
+	}
+	svc, connect, err := build(opt, raddr)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := connect(); n == 0 && opt.Type == models.ServiceClient {
+		svc.Close()
+		return nil, models.WrapOp(backend, "connect", err)
+	}
+	return svc, nil
+}
