@@ -72,7 +72,8 @@ measure() {
 	pingpong) conns=100 rate=$rate_pp ;;
 	pipelined) conns=4 rate=$rate_pl ;;
 	esac
-	out=$tmp/serve.out
+	out=$tmp/serve-$rev-$backend-$workload-$round.out # fresh per run: never an earlier server's address
+	: >"$out"
 	GOMAXPROCS=1 taskset -c 0 "$tmp/$rev/iobench" serve --backend "$backend" --addr 127.0.0.1:0 \
 		--loops 1 --gomaxprocs 1 >"$out" 2>&1 &
 	server_pid=$!
