@@ -8,16 +8,10 @@
 // loop, so a session needs no lock of its own; the shared machinery (SendQueue, RecvBuffer,
 // SessionPool, Counters) is the models one.
 //
-// The loop goroutines are not locked to their OS threads (runtime.LockOSThread), although
-// that was the first design: measured with the server pinned to one CPU and GOMAXPROCS=1,
-// locking cost 15-20% more server CPU per message at 100 conns, 64 B, depth 1 and 8, all of
-// it runtime overhead (about 10x more futex and sysmon nanosleep calls per message: a locked
-// goroutine whose P was retaken during epoll_wait must be handed back to its own thread on
-// every wake-up). Unlocked, a busy loop polls epoll_wait with timeout 0, yields once
-// (runtime.Gosched) when a poll comes back empty and only then blocks. See loop.run. In the
-// harness (iobench run, quick suite, server pinned to CPU 0, GOMAXPROCS 1, loops 1, gnet
-// client) this design measured 6.9 µs/msg against gnet's 7.8 at depth 1 and 0.94 µs against
-// 0.99 at depth 8 (medians of 3, same run), where the locked loop measured 9.6 and 1.04 µs.
+// The loop goroutines are not locked to their OS threads (runtime.LockOSThread): a busy loop
+// polls epoll_wait with timeout 0, yields once (runtime.Gosched) when a poll comes back empty
+// and only then blocks (see loop.run). Locking was the first design and stays selectable
+// (LockEnv) because it measured dearer; the README records the measurement.
 //
 //   - Accept: a SERVER service opens one listening socket per loop, all bound to the same
 //     address with SO_REUSEPORT (socket(7)); the kernel hashes each connection to one of them,
@@ -66,9 +60,14 @@
 // the loop. read, writev and the eventfd write use RawSyscall (they never block on a
 // non-blocking fd); epoll_wait uses the blocking Syscall path.
 //
-// Close semantics follow the models package: peer EOF drains queued sends then closes with
-// KickRecv0; every other kick closes at once with SO_LINGER {1, 0} (RST, queued data dropped),
-// as netstd does.
+// The lifecycle is the models one: the receive rule (SessionCore.Received, PeerClosed), the
+// writer's turn (SessionCore.Flush over writev), the end of a session
+// (ServiceCore.EndSession). Peer EOF drains queued sends then closes with KickRecv0; every
+// other kick closes at once with SO_LINGER {1, 0} (RST, queued data dropped).
+//
+// Files: engine_linux.go (Engine, Listen, Connect, Close), service_linux.go, session_linux.go
+// (a session's read, write and close), loop_linux.go (the loop, its task queue, accept and
+// connect), tag.go (epoll_data layout), sys_linux.go (the hot-path system calls).
 //
 // Listen, Connect, Service.Close and Engine.Close wait for the loops (Connect returns after the
 // OnConnect of every session whose first attempt connected); called from a loop goroutine (a

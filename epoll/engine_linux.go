@@ -1,16 +1,15 @@
 package epoll
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -25,9 +24,12 @@ type Engine struct {
 	loopWG      sync.WaitGroup
 	lockThreads bool // LockEnv: each loop goroutine locked to its OS thread
 
-	mu        sync.Mutex
-	closed    bool
-	closeDone chan struct{}
+	inside  models.Inside // under the loops\' run: callbacks and Post jobs
+	closer  models.Closer
+	redials atomic.Uint32 // round-robin loop choice for redials
+
+	mu     sync.Mutex
+	closed bool
 
 	// svcs is the service table indexed by service id (the service field of a tag),
 	// copy-on-write so loops read it without a lock; nil entries are free ids.
@@ -42,7 +44,7 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 		return nil, err
 	}
 	cfg.MaxGather = min(cfg.MaxGather, 1024) // IOV_MAX
-	e := &Engine{cfg: cfg, closeDone: make(chan struct{}), lockThreads: os.Getenv(LockEnv) == "1"}
+	e := &Engine{cfg: cfg, lockThreads: os.Getenv(LockEnv) == "1", inside: models.InsideOf((*loop).run)}
 	e.svcs.Store(new([]*service))
 	for i := range cfg.Loops {
 		l, err := newLoop(e, i)
@@ -74,31 +76,7 @@ func (e *Engine) Post(job func()) error {
 
 // onLoop reports whether the caller is one of the engine's loop goroutines. Only the rare,
 // blocking calls (Close, Connect) ask: they must not wait for a loop from that loop.
-func (e *Engine) onLoop() bool {
-	id := goid()
-	for _, l := range e.loops {
-		if l.goid.Load() == id {
-			return true
-		}
-	}
-	return false
-}
-
-// goid is the calling goroutine's id, parsed from its stack header ("goroutine 42 [...").
-// It costs a microsecond and is only used by onLoop.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	var id uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
-}
+func (e *Engine) onLoop() bool { return e.inside.Current() }
 
 // service returns the service with id, or nil.
 func (e *Engine) service(id int) *service {
@@ -152,35 +130,24 @@ func (e *Engine) removeService(s *service) {
 
 // Close closes every service (kicking every session with KickShutdown), stops the loops and
 // closes every fd. Called from a loop thread (a callback or a job) it starts all that and
-// returns without waiting, since the loop cannot wait for itself.
+// returns without waiting, since the loop cannot wait for itself (models.Closer).
 func (e *Engine) Close() error {
-	onLoop := e.onLoop()
-	e.mu.Lock()
-	if e.closed {
+	return e.closer.Close(e.onLoop(), func() error {
+		e.mu.Lock()
+		e.closed = true
+		svcs := *e.svcs.Load()
 		e.mu.Unlock()
-		if !onLoop {
-			<-e.closeDone
+		for _, s := range svcs {
+			if s != nil {
+				s.Close()
+			}
 		}
-		return nil
-	}
-	e.closed = true
-	svcs := *e.svcs.Load()
-	e.mu.Unlock()
-	for _, s := range svcs {
-		if s != nil {
-			s.Close()
+		for _, l := range e.loops {
+			l.post(task{kind: taskStop})
 		}
-	}
-	for _, l := range e.loops {
-		l.post(task{kind: taskStop})
-	}
-	if onLoop {
-		go func() { e.loopWG.Wait(); close(e.closeDone) }()
+		e.loopWG.Wait()
 		return nil
-	}
-	e.loopWG.Wait()
-	close(e.closeDone)
-	return nil
+	})
 }
 
 // Listen starts a SERVER service: one SO_REUSEPORT listening socket per loop, all bound to
@@ -191,24 +158,26 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
-	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
-	if err := checkService(h, opt); err != nil {
+	if err := checkService(opt); err != nil {
 		return nil, err
 	}
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	family, sa, err := sockaddrOf(ta)
+	family, sa, err := sock.Sockaddr(ta)
 	if err != nil {
 		return nil, err
 	}
 	if ta.Port != 0 {
-		if err := portFree(family, sa); err != nil {
+		if err := sock.PortFree(family, sa); err != nil {
 			return nil, models.WrapOp(Name, "bind", err)
 		}
 	}
-	s := newService(e, opt, h)
+	s, err := newService(e, opt, h)
+	if err != nil {
+		return nil, err
+	}
 	s.family = family
 	s.lfds = make([]atomic.Int32, len(e.loops))
 	for i := range s.lfds {
@@ -222,7 +191,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		}
 	}
 	for i := range s.lfds {
-		fd, op, err := listenSocket(family, sa)
+		fd, op, err := sock.Listen(family, sa, unix.SOCK_NONBLOCK)
 		if err != nil {
 			closeAll()
 			return nil, models.WrapOp(Name, op, err)
@@ -234,7 +203,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 				closeAll()
 				return nil, models.WrapOp(Name, "getsockname", err)
 			}
-			s.addr = tcpAddrOf(bound)
+			s.addr = sock.TCPAddr(bound)
 			sa = bound // port 0 resolved: the other loops bind the same port
 		}
 	}
@@ -276,43 +245,6 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	return s, nil
 }
 
-// portFree binds a plain socket (no SO_REUSEPORT) to sa and closes it. Without this probe
-// SO_REUSEPORT would let Listen join a port that another process of the same user already
-// serves with SO_REUSEPORT (a second iobench serve, gnet) and silently split its connections.
-// Port 0 needs no probe: the kernel picks a port nobody is bound to.
-func portFree(family int, sa unix.Sockaddr) error {
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return err
-	}
-	return unix.Bind(fd, sa)
-}
-
-func listenSocket(family int, sa unix.Sockaddr) (fd int, op string, err error) {
-	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
-		return -1, "socket", err
-	}
-	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		op = "setsockopt SO_REUSEADDR"
-	} else if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		op = "setsockopt SO_REUSEPORT"
-	} else if err = unix.Bind(fd, sa); err != nil {
-		op = "bind"
-	} else if err = unix.Listen(fd, unix.SOMAXCONN); err != nil {
-		op = "listen"
-	}
-	if err != nil {
-		unix.Close(fd)
-		return -1, op, err
-	}
-	return fd, "", nil
-}
-
 // Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service: each session is a non-blocking
 // connect(2) registered for EPOLLOUT on its loop (sessions spread round-robin over the
 // loops); the connect completes when the socket turns writable and SO_ERROR is 0.
@@ -321,19 +253,21 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
-	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
-	if err := checkService(h, opt); err != nil {
+	if err := checkService(opt); err != nil {
 		return nil, err
 	}
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	family, _, err := sockaddrOf(ta)
+	family, _, err := sock.Sockaddr(ta)
 	if err != nil {
 		return nil, err
 	}
-	s := newService(e, opt, h)
+	s, err := newService(e, opt, h)
+	if err != nil {
+		return nil, err
+	}
 	s.family = family
 	s.addr = ta
 	if err := e.addService(s); err != nil {
@@ -358,10 +292,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	return s, nil
 }
 
-func checkService(h models.Handler, opt models.ServiceOptions) error {
-	if h == nil {
-		return fmt.Errorf("%w: nil handler", models.ErrBadConfig)
-	}
+func checkService(opt models.ServiceOptions) error {
 	if opt.PoolSize > maxSlots {
 		return fmt.Errorf("%w: PoolSize %d > %d", models.ErrBadConfig, opt.PoolSize, maxSlots)
 	}
@@ -396,47 +327,4 @@ func (c *connectWait) firstErr() error {
 		return models.ErrClosed
 	}
 	return c.err
-}
-
-// sockaddrOf converts a resolved TCP address for bind(2)/connect(2). A nil IP (":port") is
-// IPv4 0.0.0.0. Each call returns a fresh value: x/sys fills a raw buffer inside the Sockaddr
-// on every use, so one value must not be shared by two loops.
-func sockaddrOf(a *net.TCPAddr) (family int, sa unix.Sockaddr, err error) {
-	if a.IP == nil {
-		return unix.AF_INET, &unix.SockaddrInet4{Port: a.Port}, nil
-	}
-	if ip4 := a.IP.To4(); ip4 != nil {
-		s := &unix.SockaddrInet4{Port: a.Port}
-		copy(s.Addr[:], ip4)
-		return unix.AF_INET, s, nil
-	}
-	if ip6 := a.IP.To16(); ip6 != nil {
-		s := &unix.SockaddrInet6{Port: a.Port}
-		copy(s.Addr[:], ip6)
-		if a.Zone != "" {
-			ifi, err := net.InterfaceByName(a.Zone)
-			if err != nil {
-				return 0, nil, models.WrapOp(Name, "zone", err)
-			}
-			s.ZoneId = uint32(ifi.Index)
-		}
-		return unix.AF_INET6, s, nil
-	}
-	return 0, nil, fmt.Errorf("%w: address %v is not IPv4 or IPv6", models.ErrBadConfig, a)
-}
-
-func tcpAddrOf(sa unix.Sockaddr) net.Addr {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
-	case *unix.SockaddrInet6:
-		zone := ""
-		if a.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
-				zone = ifi.Name
-			}
-		}
-		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port, Zone: zone}
-	}
-	return &net.TCPAddr{}
 }

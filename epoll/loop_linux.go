@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -46,7 +47,6 @@ type loop struct {
 	idx  int
 	epfd int
 	evfd int
-	goid atomic.Uint64 // the loop goroutine's id (see Engine.onLoop)
 
 	// Written by posters on other threads: kept off the cache lines the loop uses alone.
 	_        [64]byte
@@ -61,22 +61,23 @@ type loop struct {
 	_ [64]byte
 
 	// loop-owned
-	spare     []task
-	events    []unix.EpollEvent
-	views     [][]byte
-	iov       []unix.Iovec
-	maxGather int
-	head      *session // open and connecting sessions of this loop
-	stopping  bool
-	wakeBuf   [8]byte
+	spare    []task
+	events   []unix.EpollEvent
+	views    [][]byte
+	iov      []unix.Iovec
+	wfd      int                 // the fd of the flush in progress (gatherWrite)
+	writev   models.GatherWriter // l.gatherWrite, bound once
+	head     *session            // open and connecting sessions of this loop
+	stopping bool
+	wakeBuf  [8]byte
 }
 
 func newLoop(e *Engine, idx int) (*loop, error) {
 	l := &loop{eng: e, idx: idx, epfd: -1, evfd: -1,
-		events:    make([]unix.EpollEvent, eventBatch),
-		views:     make([][]byte, 0, e.cfg.MaxGather),
-		iov:       make([]unix.Iovec, e.cfg.MaxGather),
-		maxGather: e.cfg.MaxGather}
+		events: make([]unix.EpollEvent, eventBatch),
+		views:  make([][]byte, 0, e.cfg.MaxGather),
+		iov:    make([]unix.Iovec, e.cfg.MaxGather)}
+	l.writev = l.gatherWrite
 	var err error
 	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, models.WrapOp(Name, "epoll_create1", err)
@@ -125,22 +126,18 @@ func (l *loop) post(t task) error {
 	return nil
 }
 
-// run is the loop. It does not lock its OS thread, on measurement: with the server pinned
-// to one CPU and GOMAXPROCS=1 (the harness setup), a locked loop cost 15-20% more server CPU
-// per message than this one (100 conns, 64 B, depth 1 and 8), all of it in the runtime:
-// 10x more futex and sysmon nanosleep calls per message, because every wake-up of a locked
-// goroutine whose P was taken during epoll_wait must be handed back to its own thread. The
-// loop is still one goroutine that owns its epoll instance and sessions; which thread runs it
-// does not matter to the kernel. While busy it polls (timeout 0); after a poll finds nothing
-// it yields once (runtime.Gosched) so the rest of the process runs now rather than during
-// its next blocking epoll_wait, then blocks.
+// run is the loop. It does not lock its OS thread (LockEnv does; the README says why): a
+// locked goroutine whose P was taken during epoll_wait must be handed back to its own thread
+// on every wake-up. The loop is still one goroutine that owns its epoll instance and
+// sessions; which thread runs it does not matter to the kernel. While busy it polls (timeout
+// 0); after a poll finds nothing it yields once (runtime.Gosched) so the rest of the process
+// runs now rather than during its next blocking epoll_wait, then blocks.
 func (l *loop) run() {
 	defer l.eng.loopWG.Done()
 	if l.eng.lockThreads {
 		runtime.LockOSThread() // the first design, kept measurable (see LockEnv)
 		defer runtime.UnlockOSThread()
 	}
-	l.goid.Store(goid())
 	busy := false // the last epoll_wait returned events
 	for !l.stopping {
 		timeout := 0
@@ -263,7 +260,7 @@ func (l *loop) accept(s *service) {
 		fd, rsa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
 			if err != unix.EAGAIN && err != unix.EINTR {
-				s.counters.AcceptError()
+				s.Counters().AcceptError()
 			}
 			switch err {
 			case unix.EAGAIN:
@@ -275,7 +272,7 @@ func (l *loop) accept(s *service) {
 				// Rest the listener instead of spinning.
 				if epollCtl(l.epfd, unix.EPOLL_CTL_MOD, lfd, 0, makeTag(kindListener, s.id, 0, 0)) == nil {
 					s.after(l, acceptBackoff, func() {
-						if fd := s.lfds[l.idx].Load(); fd >= 0 && !s.closing.Load() {
+						if fd := s.lfds[l.idx].Load(); fd >= 0 && !s.Closing() {
 							epollCtl(l.epfd, unix.EPOLL_CTL_MOD, int(fd), unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0))
 						}
 					})
@@ -283,34 +280,34 @@ func (l *loop) accept(s *service) {
 			}
 			return
 		}
-		if s.closing.Load() {
+		if s.Closing() {
 			unix.Close(fd)
 			continue
 		}
-		slot, ok := s.pool.Acquire()
+		slot, ok := s.Pool().Acquire()
 		if !ok {
-			s.counters.Refused()
+			s.Counters().Refused()
 			unix.Close(fd)
 			continue
 		}
 		ss := &s.sessions[slot]
-		setNoDelay(fd)
+		sock.SetNoDelay(fd)
 		local := s.local
 		if local == nil {
 			if sa, err := unix.Getsockname(fd); err == nil {
-				local = tcpAddrOf(sa)
+				local = sock.TCPAddr(sa)
 			} else {
 				local = s.addr
 			}
 		}
 		if err := l.attach(ss, fd, unix.EPOLLIN); err != nil {
 			unix.Close(fd)
-			s.pool.Release(slot)
-			s.counters.AcceptError()
+			s.Pool().Release(slot)
+			s.Counters().AcceptError()
 			continue
 		}
-		ss.Open(local, tcpAddrOf(rsa))
-		s.counters.Accepted()
+		ss.Open(local, sock.TCPAddr(rsa))
+		s.Counters().Accepted()
 		l.connected(ss)
 	}
 }
@@ -323,21 +320,21 @@ func (l *loop) dial(s *service, cw *connectWait) {
 			cw.done(err)
 		}
 	}
-	if s.closing.Load() || l.stopping {
+	if s.Closing() || l.stopping {
 		fail(models.ErrClosed)
 		return
 	}
-	slot, ok := s.pool.Acquire()
+	slot, ok := s.Pool().Acquire()
 	if !ok {
-		s.counters.Refused()
+		s.Counters().Refused()
 		fail(models.ErrPoolExhausted)
 		s.redialLater(l)
 		return
 	}
 	ss := &s.sessions[slot]
 	failNow := func(op string, err error) {
-		s.pool.Release(slot)
-		s.counters.ConnectFailed()
+		s.Pool().Release(slot)
+		s.Counters().ConnectFailed()
 		fail(models.WrapOp(Name, op, err))
 		s.redialLater(l)
 	}
@@ -351,7 +348,7 @@ func (l *loop) dial(s *service, cw *connectWait) {
 		failNow("socket", err)
 		return
 	}
-	setNoDelay(fd)
+	sock.SetNoDelay(fd)
 	err = unix.Connect(fd, sa)
 	if err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
 		unix.Close(fd)
@@ -392,8 +389,8 @@ func (l *loop) finishConnect(ss *session) {
 		return
 	}
 	ss.connecting = false
-	ss.Open(tcpAddrOf(local), tcpAddrOf(remote))
-	s.counters.Connected()
+	ss.Open(sock.TCPAddr(local), sock.TCPAddr(remote))
+	s.Counters().Connected()
 	cw := ss.firstWait
 	ss.firstWait = nil
 	l.connected(ss)
@@ -413,12 +410,12 @@ func (l *loop) closeConnecting(ss *session, err error) {
 	unix.Close(fd)
 	l.unlink(ss)
 	ss.connecting = false
-	s.counters.ConnectFailed()
+	s.Counters().ConnectFailed()
 	if cw := ss.firstWait; cw != nil {
 		ss.firstWait = nil
 		cw.done(err)
 	}
-	s.pool.Release(int(ss.slot))
+	s.Pool().Release(int(ss.slot))
 	s.redialLater(l)
 }
 
@@ -426,7 +423,7 @@ func (l *loop) closeConnecting(ss *session, err error) {
 // so the kernel's SO_REUSEPORT group stops hashing connections to a socket nobody accepts on.
 func (l *loop) addListener(s *service) error {
 	fd := int(s.lfds[l.idx].Load())
-	if fd < 0 || s.closing.Load() {
+	if fd < 0 || s.Closing() {
 		return nil // closeService closes it (or already has)
 	}
 	err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN, makeTag(kindListener, s.id, 0, 0))

@@ -7,7 +7,7 @@ const Name = "epoll"
 
 // LockEnv, set to 1 in the server's environment, locks each loop goroutine to its OS thread
 // (runtime.LockOSThread), the classic reactor layout. It is off by default because it measured
-// 15-20% more server CPU per message here (see the package doc); the switch keeps both
+// dearer in server CPU per message (the README has the figures); the switch keeps both
 // layouts measurable in one run: IOBENCH_EPOLL_LOCK=1 iobench serve --backend epoll ...
 const LockEnv = "IOBENCH_EPOLL_LOCK"
 

@@ -8,27 +8,24 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
 // service is one Listen or Connect (the seed's ServiceCoordinator): a SessionPool whose slots
 // index the sessions array, and for a SERVER one listening socket per loop.
 type service struct {
+	models.ServiceCore
 	eng      *Engine
 	id       int // index in the engine's service table, the service field of every tag
-	opt      models.ServiceOptions
-	h        models.Handler
 	family   int
 	addr     net.Addr       // bound listen address (SERVER) or target (CLIENT)
 	local    net.Addr       // SERVER bound to a specific IP: every session's local address
 	lfds     []atomic.Int32 // SERVER: listening socket of loop i (-1 closed); swapped to -1 by its closer
-	pool     *models.SessionPool
 	sessions []session
-	counters models.Counters
 
-	closing atomic.Bool
-	acks    atomic.Int32 // loops that have not yet closed their part
-	done    chan struct{}
+	acks atomic.Int32 // loops that have not yet closed their part
+	done chan struct{}
 
 	tmu     sync.Mutex // timers: reconnect delays and accept back-offs
 	timers  map[*time.Timer]struct{}
@@ -37,44 +34,46 @@ type service struct {
 
 var _ models.Service = (*service)(nil)
 
-func newService(e *Engine, opt models.ServiceOptions, h models.Handler) *service {
-	pool, err := models.NewSessionPool(opt.PoolSize)
-	if err != nil {
-		panic(err) // ForServer/ForClient validated PoolSize
+func newService(e *Engine, opt models.ServiceOptions, h models.Handler) (*service, error) {
+	s := &service{eng: e, done: make(chan struct{}), timers: map[*time.Timer]struct{}{}}
+	if err := s.InitService(opt, h); err != nil {
+		return nil, err
 	}
-	s := &service{eng: e, opt: opt, h: h, pool: pool, sessions: make([]session, opt.PoolSize),
-		done: make(chan struct{}), timers: map[*time.Timer]struct{}{}}
+	s.sessions = make([]session, opt.PoolSize)
 	for i := range s.sessions {
 		ss := &s.sessions[i]
 		ss.svc, ss.slot, ss.fd = s, int32(i), -1
 		ss.InitCore()
 	}
-	return s
+	// A session that ended redials on the next loop (round-robin, as first connects spread).
+	s.SetRedial(func() {
+		s.redialLater(e.loops[int(e.redials.Add(1))%len(e.loops)])
+	})
+	return s, nil
 }
 
-func (s *service) Type() models.ServiceType   { return s.opt.Type }
-func (s *service) Addr() net.Addr             { return s.addr }
-func (s *service) Stats() models.ServiceStats { return s.counters.Snapshot(s.pool.Live()) }
+func (s *service) Addr() net.Addr { return s.addr }
 
 // Close stops accepting and reconnecting and asks every loop to close its listener and kick
 // its sessions of this service with KickShutdown; it returns when every loop has done so
 // (every OnDisconnect has returned). Called from a loop thread it does not wait.
 func (s *service) Close() error {
-	if s.closing.CompareAndSwap(false, true) {
-		s.stopTimers()
-		s.acks.Store(int32(len(s.eng.loops)))
-		for _, l := range s.eng.loops {
-			if err := l.post(task{kind: taskFunc, fn: func() { l.closeService(s); s.ack() }}); err != nil {
-				s.ack() // the loop has stopped: it owns nothing of this service any more
-			}
+	s.CloseOnce(s.eng.onLoop(), s.stopTimers, s.closeOnLoops, func() {
+		<-s.done
+		s.timerWG.Wait()
+	}, nil)
+	return nil
+}
+
+// closeOnLoops asks every loop to close its listener and sessions of s; the last ack closes
+// s.done.
+func (s *service) closeOnLoops() {
+	s.acks.Store(int32(len(s.eng.loops)))
+	for _, l := range s.eng.loops {
+		if err := l.post(task{kind: taskFunc, fn: func() { l.closeService(s); s.ack() }}); err != nil {
+			s.ack() // the loop has stopped: it owns nothing of this service any more
 		}
 	}
-	if s.eng.onLoop() {
-		return nil
-	}
-	<-s.done
-	s.timerWG.Wait()
-	return nil
 }
 
 func (s *service) ack() {
@@ -88,7 +87,7 @@ func (s *service) ack() {
 func (s *service) after(l *loop, d time.Duration, fn func()) {
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
-	if s.closing.Load() {
+	if s.Closing() {
 		return
 	}
 	s.timerWG.Add(1)
@@ -116,14 +115,14 @@ func (s *service) stopTimers() {
 
 // redialLater schedules a reconnect of one CLIENT_AUTO_RECONNECT session on loop l.
 func (s *service) redialLater(l *loop) {
-	if s.opt.Type != models.ServiceClientAutoReconnect || s.closing.Load() {
+	if !s.AutoReconnect() || s.Closing() {
 		return
 	}
-	s.after(l, s.opt.ReconnectDelay, func() { l.dial(s, nil) })
+	s.after(l, s.Options().ReconnectDelay, func() { l.dial(s, nil) })
 }
 
 // sockaddr is the CLIENT target as a fresh unix.Sockaddr.
 func (s *service) sockaddr() (unix.Sockaddr, error) {
-	_, sa, err := sockaddrOf(s.addr.(*net.TCPAddr))
+	_, sa, err := sock.Sockaddr(s.addr.(*net.TCPAddr))
 	return sa, err
 }

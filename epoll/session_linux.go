@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -37,7 +38,6 @@ type session struct {
 	fd         int
 	prev, next *session
 	connecting bool
-	draining   bool // peer EOF: no more reads; close with KickRecv0 once the queue is written
 	outArmed   bool // EPOLLOUT registered: a write would block; the loop owns the writer turn
 	firstWait  *connectWait
 	rb         models.RecvBuffer
@@ -62,7 +62,7 @@ func (ss *session) tag() tag {
 // wakeup); otherwise a flush task is queued, which wakes the loop through its eventfd only
 // if it sleeps.
 func (ss *session) Send(p []byte) error {
-	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
+	start, err := ss.Enqueue(ss, &ss.sq, ss.svc.Counters(), p)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (l *loop) attach(ss *session, fd int, events uint32) error {
 	ss.rb.Reset()
 	ss.sq.Reset(cfg.SendQueueLimit)
 	ss.fd = fd
-	ss.draining, ss.outArmed = false, false
+	ss.outArmed = false
 	ss.flushReq.Store(false)
 	ss.inCb.Store(false)
 	ss.owner.Store(l)
@@ -134,7 +134,7 @@ func (l *loop) attach(ss *session, fd int, events uint32) error {
 // connected runs OnConnect of a session that just opened.
 func (l *loop) connected(ss *session) {
 	ss.inCb.Store(true)
-	ss.svc.h.OnConnect(ss)
+	ss.svc.Handler().OnConnect(ss)
 	l.afterCallback(ss, models.KickNone)
 }
 
@@ -162,17 +162,18 @@ func (l *loop) handle(ss *session, events uint32) {
 		l.finishConnect(ss)
 		return
 	}
-	if events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 && !ss.draining {
+	if events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 && !ss.Draining() {
 		if !l.read(ss) {
 			return
 		}
 	}
-	if events&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && (ss.outArmed || ss.draining) {
+	if events&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && (ss.outArmed || ss.Draining()) {
 		l.flush(ss, true)
 	}
 }
 
-// read reads into the RecvBuffer and delivers to OnRecv. It reports whether ss is still open.
+// read reads into the RecvBuffer and applies the models receive rule (Received: commit,
+// count, OnRecv). It reports whether ss is still open.
 func (l *loop) read(ss *session) bool {
 	s := ss.svc
 	for range maxReadsPerEvent {
@@ -184,16 +185,15 @@ func (l *loop) read(ss *session) bool {
 		case errno == unix.EAGAIN:
 			return true
 		case errno != 0:
-			l.closeSession(ss, models.KickRecvError)
-			return false
+			ss.inCb.Store(true)
+			ss.RecvFailed(ss)
+			return l.afterCallback(ss, models.KickNone)
 		case n == 0:
 			return l.peerEOF(ss)
 		}
-		ss.rb.Commit(n)
-		s.counters.Read(n)
 		ss.inCb.Store(true)
-		k := ss.rb.Deliver(s.h, ss)
-		if !l.afterCallback(ss, k) {
+		ss.Received(ss, s.Handler(), s.Counters(), &ss.rb, n)
+		if !l.afterCallback(ss, models.KickNone) {
 			return false
 		}
 		if n < len(free) {
@@ -203,12 +203,15 @@ func (l *loop) read(ss *session) bool {
 	return true
 }
 
-// peerEOF handles a graceful half-close: stop reading, write out what is queued, then close
-// with KickRecv0. It reports whether ss is still open.
+// peerEOF applies the models end-of-stream rule (PeerClosed): with nothing queued the session
+// closes with KickRecv0; otherwise it stops reading and drains. It reports whether ss is still
+// open.
 func (l *loop) peerEOF(ss *session) bool {
-	ss.draining = true
-	if ss.sq.Idle() {
-		l.closeSession(ss, models.KickRecv0)
+	ss.inCb.Store(true)
+	drain := ss.PeerClosed(ss, &ss.sq)
+	ss.inCb.Store(false)
+	if !drain {
+		l.closeSession(ss, ss.Reason())
 		return false
 	}
 	// Level-triggered EPOLLIN would report the EOF forever: keep only EPOLLOUT, if armed.
@@ -226,66 +229,39 @@ func (l *loop) peerEOF(ss *session) bool {
 	return l.flush(ss, false)
 }
 
-// flush writes the SendQueue with writev until it is empty or the socket's send buffer is
-// full; then EPOLLOUT is armed and the loop keeps the writer's turn until it fires. fromOut
-// says EPOLLOUT fired. It reports whether ss is still open.
+// flush is the writer's turn (models SessionCore.Flush over writev) until the queue is empty
+// or the socket's send buffer is full; then EPOLLOUT is armed and the loop keeps the writer's
+// turn until it fires. fromOut says EPOLLOUT fired. Callbacks run inside (OnSend), so inCb is
+// set for the turn: a Send or Kick they make is left to the loop, which looks again after.
+// It reports whether ss is still open.
 func (l *loop) flush(ss *session, fromOut bool) bool {
 	if ss.outArmed && !fromOut {
 		return true // the EPOLLOUT event will write
 	}
 	s := ss.svc
 	for {
-		if ss.flushReq.Load() {
-			ss.flushReq.Store(false) // what it asked for is in the queue: this Peek sees it
-		}
-		views := ss.sq.Peek(l.views[:0], l.maxGather)
-		iov := l.iov[:0]
-		total := 0
-		for _, v := range views {
-			if len(v) > 0 {
-				iov = append(iov, unix.Iovec{Base: &v[0]})
-				iov[len(iov)-1].SetLen(len(v))
-				total += len(v)
-			}
-		}
-		clear(views)
-		if total == 0 {
-			if ss.sq.Advance(0) {
-				continue
-			}
-			break
-		}
-		n, errno := sysWritev(ss.fd, iov)
-		switch errno {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return l.armOut(ss)
-		default:
-			l.closeSession(ss, models.KickSendError)
-			return false
-		}
-		s.counters.Wrote(n)
+		ss.flushReq.Store(false) // what it asked for is in the queue: the turn's Peek sees it
 		ss.inCb.Store(true)
-		s.h.OnSend(ss, n)
+		l.wfd = ss.fd
+		r := ss.Flush(ss, s.Handler(), s.Counters(), &ss.sq, l.views, l.writev)
 		ss.inCb.Store(false)
-		more := ss.sq.Advance(n)
-		if ss.Kicked() {
+		switch {
+		case r == models.FlushKicked || ss.Kicked():
 			l.closeSession(ss, ss.Reason())
 			return false
+		case r == models.FlushBlocked:
+			return l.armOut(ss)
 		}
-		if !more {
+		// Dekker pair with Send (see afterCallback): a Send that saw inCb set left its
+		// request for us.
+		if !ss.flushReq.Load() || !ss.flushReq.CompareAndSwap(true, false) {
 			break
-		}
-		if n < total {
-			return l.armOut(ss) // short write: the send buffer is full
 		}
 	}
 	if ss.outArmed {
 		ss.outArmed = false
 		var ev uint32 = unix.EPOLLIN
-		if ss.draining {
+		if ss.Draining() {
 			ev = 0
 		}
 		if err := epollCtl(l.epfd, unix.EPOLL_CTL_MOD, ss.fd, ev, ss.tag()); err != nil {
@@ -293,11 +269,36 @@ func (l *loop) flush(ss *session, fromOut bool) bool {
 			return false
 		}
 	}
-	if ss.draining {
-		l.closeSession(ss, models.KickRecv0)
-		return false
-	}
 	return true
+}
+
+// gatherWrite is the loop's models.GatherWriter: one writev(2) of the views on l.wfd from the
+// loop-owned iovec array (no allocation per write).
+func (l *loop) gatherWrite(views [][]byte) (int, bool, error) {
+	iov := l.iov[:0]
+	for _, v := range views {
+		if len(v) > 0 {
+			iov = append(iov, unix.Iovec{Base: &v[0]})
+			iov[len(iov)-1].SetLen(len(v))
+		}
+	}
+	if len(iov) == 0 {
+		return 0, false, nil
+	}
+	for {
+		n, errno := sysWritev(l.wfd, iov)
+		if errno == unix.EINTR {
+			continue
+		}
+		clear(iov)
+		switch errno {
+		case 0:
+			return n, false, nil
+		case unix.EAGAIN:
+			return 0, true, nil
+		}
+		return 0, false, errno
+	}
 }
 
 // armOut registers EPOLLOUT because a write would block. It reports whether ss is still open.
@@ -306,7 +307,7 @@ func (l *loop) armOut(ss *session) bool {
 		return true
 	}
 	ev := uint32(unix.EPOLLOUT)
-	if !ss.draining {
+	if !ss.Draining() {
 		ev |= unix.EPOLLIN
 	}
 	if err := epollCtl(l.epfd, unix.EPOLL_CTL_MOD, ss.fd, ev, ss.tag()); err != nil {
@@ -318,8 +319,8 @@ func (l *loop) armOut(ss *session) bool {
 }
 
 // closeSession closes an open session on its loop: records r unless a reason was recorded
-// first, closes the socket (abortively unless the peer closed gracefully), then runs
-// OnDisconnect, the session's last callback, and returns the slot to the pool.
+// first, closes the socket (abortively unless the peer closed gracefully), then ends the
+// session the models way (EndSession: count, OnDisconnect, release, redial).
 func (l *loop) closeSession(ss *session, r models.KickReason) {
 	if ss.connecting {
 		l.closeConnecting(ss, models.ErrClosed)
@@ -337,15 +338,10 @@ func (l *loop) closeSession(ss *session, r models.KickReason) {
 	// holds a copy until its exec.
 	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 	if reason != models.KickRecv0 {
-		setAbortive(fd)
+		sock.SetAbortive(fd)
 	}
 	unix.Close(fd)
 	l.unlink(ss)
 	ss.inCb.Store(false)
-	s.counters.Disconnected(reason) // before the callback: whoever sees OnDisconnect sees the count
-	s.h.OnDisconnect(ss, reason)
-	ss.sq.Release()
-	ss.Retire()
-	s.pool.Release(int(ss.slot))
-	s.redialLater(l)
+	s.EndSession(ss, &ss.SessionCore, &ss.sq, int(ss.slot))
 }

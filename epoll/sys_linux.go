@@ -49,16 +49,3 @@ func epollCtl(epfd, op, fd int, events uint32, t tag) error {
 	ev.Fd, ev.Pad = t.split()
 	return unix.EpollCtl(epfd, op, fd, &ev)
 }
-
-// setNoDelay turns Nagle off, as Go net does for every TCP connection (parity with netstd).
-func setNoDelay(fd int) error {
-	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-}
-
-// abortiveLinger makes close(2) send RST and drop unsent data (SO_LINGER {1, 0}), as the
-// contract asks of every kick but a graceful peer EOF (socket(7)).
-var abortiveLinger = unix.Linger{Onoff: 1, Linger: 0}
-
-func setAbortive(fd int) error {
-	return unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &abortiveLinger)
-}

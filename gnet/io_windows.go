@@ -8,11 +8,11 @@ const platformNote = "development mode on Windows: gnet runs over Go net (a read
 // connFd is unused on Windows (writes go through gnet's Conn).
 func connFd(gnetv2.Conn) int { return -1 }
 
-// writeLoop on Windows is gnet's Conn.Writev: a blocking Go net write of the buffers, which
-// gnet concatenates into one pooled buffer first (an extra copy: development mode only).
-func (ss *session) writeLoop(bufs [][]byte) (n int, err error, blocked bool) {
-	n, err = ss.conn.Writev(bufs)
-	return n, err, false
+// write on Windows is gnet's Conn.Writev: a blocking Go net write of the buffers, which gnet
+// concatenates into one pooled buffer first (an extra copy: development mode only).
+func (ss *session) write(bufs [][]byte) (int, bool, error) {
+	n, err := ss.conn.Writev(bufs)
+	return n, false, err
 }
 
 // park is unreachable on Windows (writes block instead of returning EAGAIN); flushing again
@@ -35,4 +35,4 @@ func (ss *session) drainAfterEOF(c gnetv2.Conn) bool {
 // sideWriter is not used on Windows.
 type sideWriter struct{}
 
-func (*sideWriter) stop() {}
+func (*sideWriter) Stop() {}

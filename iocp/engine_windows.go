@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/windows"
 
+	"github.com/iobench/iobench/internal/winsock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -26,6 +27,7 @@ const (
 	kindWrite               // start a gather write (Send from a goroutine other than the loop)
 	kindKick                // the session was kicked: cancel its I/O, drop the connection reference
 	kindShutdown            // the service is closing: kick, or cancel a pending ConnectEx
+	kindRetire              // a closed service's barrier: no packet naming it is queued behind
 
 	maxServices = 1 << 12
 	maxSlots    = 1 << 24
@@ -59,15 +61,13 @@ type Engine struct {
 	cfg   models.Config
 	loops []*loop
 
-	svcs atomic.Pointer[[]*service] // index = service id; copy-on-write; nil entry = closed
+	svcs   *models.ServiceTable[service] // index = service id (completion keys carry it)
+	inside models.Inside                 // under the loops' run: callbacks and Post jobs
+	jobs   winsock.JobQueue
 
-	mu     sync.Mutex // guards svcs growth, closed
+	closer models.Closer
+	mu     sync.Mutex // guards closed
 	closed bool
-
-	jobMu      sync.Mutex // guards jobs and jobsClosed; held across the PQCS so packets match queue order
-	jobs       []func()
-	jobHead    int
-	jobsClosed bool
 }
 
 var _ models.Engine = (*Engine)(nil)
@@ -102,9 +102,7 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg}
-	empty := []*service{}
-	e.svcs.Store(&empty)
+	e := &Engine{cfg: cfg, svcs: models.NewServiceTable[service](maxServices), inside: models.InsideOf((*loop).run)}
 	for i := range cfg.Loops {
 		port, err := windows.CreateIoCompletionPort(windows.InvalidHandle, 0, 0, 1)
 		if err != nil {
@@ -123,48 +121,18 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 func (e *Engine) Name() string { return Name }
 
 // Post is the seed's PushIocpJob: the job is queued and a packet with the reserved job key
-// is posted to loop 0's port, whose thread runs one queued job per packet, in queue order.
+// is posted to loop 0's port, whose thread runs one queued job per packet, in queue order. A
+// Post whose packet cannot be posted leaves nothing queued (winsock.JobQueue).
 func (e *Engine) Post(job func()) error {
 	if job == nil {
 		return fmt.Errorf("%w: %v", models.ErrBadConfig, errNilJob)
 	}
-	e.jobMu.Lock()
-	defer e.jobMu.Unlock()
-	if e.jobsClosed {
-		return models.ErrClosed
-	}
-	e.jobs = append(e.jobs, job)
-	if err := windows.PostQueuedCompletionStatus(e.loops[0].port, 0, makeKey(kindJob, 0, 0, 0), nil); err != nil {
-		e.jobs = e.jobs[:len(e.jobs)-1]
-		return models.WrapOp(Name, "PostQueuedCompletionStatus", err)
-	}
-	return nil
+	return e.jobs.Post(job, func() error {
+		return models.WrapOp(Name, "PostQueuedCompletionStatus", e.loops[0].post(makeKey(kindJob, 0, 0, 0)))
+	}, models.ErrClosed)
 }
 
-// runJob runs the oldest queued job (loop 0).
-func (e *Engine) runJob() {
-	e.jobMu.Lock()
-	if e.jobHead == len(e.jobs) {
-		e.jobMu.Unlock()
-		return
-	}
-	job := e.jobs[e.jobHead]
-	e.jobs[e.jobHead] = nil
-	e.jobHead++
-	if e.jobHead == len(e.jobs) {
-		e.jobs, e.jobHead = e.jobs[:0], 0
-	}
-	e.jobMu.Unlock()
-	job()
-}
-
-func (e *Engine) service(id int) *service {
-	t := *e.svcs.Load()
-	if id < len(t) {
-		return t[id]
-	}
-	return nil
-}
+func (e *Engine) service(id int) *service { return e.svcs.Get(id) }
 
 func (e *Engine) addService(s *service) error {
 	e.mu.Lock()
@@ -172,45 +140,38 @@ func (e *Engine) addService(s *service) error {
 	if e.closed {
 		return models.ErrClosed
 	}
-	old := *e.svcs.Load()
-	if len(old) >= maxServices {
-		return fmt.Errorf("%w: more than %d services on one iocp engine", models.ErrBadConfig, maxServices)
-	}
-	s.id = len(old)
-	t := append(append(make([]*service, 0, len(old)+1), old...), s)
-	e.svcs.Store(&t)
-	return nil
+	id, err := e.svcs.Add(s)
+	s.id = id
+	return err
 }
 
+// removeService frees s's id once every loop has dequeued a barrier packet posted now: a
+// wake-up packet naming s (a shutdown, a kick) still queued then reaches s, not a new
+// service that reused the id. Without running loops (engine closed) no packet can come.
 func (e *Engine) removeService(s *service) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	old := *e.svcs.Load()
-	t := append([]*service(nil), old...)
-	t[s.id] = nil
-	e.svcs.Store(&t)
+	s.retire.Store(int32(len(e.loops)))
+	for _, l := range e.loops {
+		if l.post(makeKey(kindRetire, s.id, 0, 0)) != nil {
+			s.retired()
+		}
+	}
 }
 
 // Close closes every service (each waits for its sessions' OnDisconnect), runs the jobs
-// already posted, stops the loops and closes the ports.
+// already posted, stops the loops and closes the ports. Called from a loop (a callback or a
+// Post job) it starts that and returns (models.Closer).
 func (e *Engine) Close() error {
-	e.mu.Lock()
-	if e.closed {
+	return e.closer.Close(e.inside.Current(), func() error {
+		e.mu.Lock()
+		e.closed = true
 		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
-	e.mu.Unlock()
-	for _, s := range *e.svcs.Load() {
-		if s != nil {
+		for _, s := range e.svcs.All() {
 			s.Close()
 		}
-	}
-	e.jobMu.Lock()
-	e.jobsClosed = true
-	e.jobMu.Unlock()
-	e.stopLoops()
-	return nil
+		e.jobs.Close()
+		e.stopLoops()
+		return nil
+	})
 }
 
 func (e *Engine) stopLoops() {
@@ -294,16 +255,7 @@ func (l *loop) run(ready chan<- struct{}) {
 		}
 		if quit {
 			if l.idx == 0 {
-				for {
-					e := l.eng
-					e.jobMu.Lock()
-					left := e.jobHead < len(e.jobs)
-					e.jobMu.Unlock()
-					if !left {
-						break
-					}
-					e.runJob()
-				}
+				l.eng.jobs.Drain() // jobs whose packets came after the quit
 			}
 			return
 		}
@@ -332,7 +284,7 @@ func (l *loop) dispatch(c completion) bool {
 	kind, svcID, gen, slot := splitKey(c.key)
 	switch kind {
 	case kindJob:
-		l.eng.runJob()
+		l.eng.jobs.RunOne()
 		return true
 	case kindQuit:
 		return false
@@ -340,6 +292,10 @@ func (l *loop) dispatch(c completion) bool {
 	s := l.eng.service(svcID)
 	if s == nil {
 		return true // a wake-up packet for a service that has closed since
+	}
+	if kind == kindRetire {
+		s.retired()
+		return true
 	}
 	if kind == kindListen {
 		if ln := s.ln.Load(); ln != nil {

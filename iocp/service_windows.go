@@ -5,54 +5,50 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/windows"
 
+	"github.com/iobench/iobench/internal/sock"
+	"github.com/iobench/iobench/internal/winsock"
 	"github.com/iobench/iobench/models"
 )
 
 // service is the seed's ServiceCoordinator: a listener or a group of client sessions over
 // one SessionPool whose slots are pre-built sessions.
 type service struct {
+	models.ServiceCore
 	eng      *Engine
 	id       int
-	opt      models.ServiceOptions
-	h        models.Handler
 	addr     net.Addr
 	raddr    windows.Sockaddr // CLIENT target
 	family   int
 	ln       atomic.Pointer[listener] // set once Listen's socket is ready (the loops read it)
-	pool     *models.SessionPool
 	sessions []*session
-	counters models.Counters
 	quit     chan struct{}
-	closing  atomic.Bool
-	closeMu  sync.Mutex
+	setupMu  sync.Mutex     // Listen starts its listener under it; Close's stop takes it
 	wg       sync.WaitGroup // acquired slots, outstanding AcceptEx, pending reconnects
+	retire   atomic.Int32   // loops that have not yet dequeued the retire barrier
 }
 
 var _ models.Service = (*service)(nil)
 
-func (s *service) Type() models.ServiceType   { return s.opt.Type }
-func (s *service) Addr() net.Addr             { return s.addr }
-func (s *service) Stats() models.ServiceStats { return s.counters.Snapshot(s.pool.Live()) }
+func (s *service) Addr() net.Addr { return s.addr }
 
 func (e *Engine) newService(opt models.ServiceOptions, h models.Handler) (*service, error) {
 	if opt.PoolSize > maxSlots {
 		return nil, badConfig("PoolSize %d > %d", opt.PoolSize, maxSlots)
 	}
-	pool, err := models.NewSessionPool(opt.PoolSize)
-	if err != nil {
+	s := &service{eng: e, quit: make(chan struct{})}
+	if err := s.InitService(opt, h); err != nil {
 		return nil, err
 	}
-	s := &service{eng: e, opt: opt, h: h, pool: pool, sessions: make([]*session, opt.PoolSize),
-		quit: make(chan struct{})}
+	s.sessions = make([]*session, opt.PoolSize)
 	for i := range s.sessions {
 		ss := &session{svc: s, slot: i, loop: e.loops[i%len(e.loops)], sock: windows.InvalidHandle}
 		ss.InitCore()
 		s.sessions[i] = ss
 	}
+	s.SetRedial(s.reconnectLater)
 	// Registered last: the loops find the service (and its sessions) through this atomic
 	// publication, which orders every write above before their reads.
 	if err := e.addService(s); err != nil {
@@ -61,15 +57,18 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler) (*servi
 	return s, nil
 }
 
+// retired counts one loop past the retire barrier; the last frees the service's id.
+func (s *service) retired() {
+	if s.retire.Add(-1) == 0 {
+		s.eng.svcs.Release(s.id)
+	}
+}
+
 // Listen starts a SERVER service.
 func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
 	opt, err := opt.ForServer(e.cfg)
 	if err != nil {
 		return nil, err
-	}
-	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
-	if h == nil {
-		return nil, badConfig("nil handler")
 	}
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
@@ -81,16 +80,16 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	}
 	ln, err := s.listen(ta)
 	if err != nil {
-		e.removeService(s)
+		s.Close()
 		return nil, err
 	}
-	// Under closeMu: either Close (which holds it throughout) finds the listener and has its
+	// Under setupMu: either Close's stop (which takes it) finds the listener and has its
 	// loop close the socket, or the service is already closing and the listener never starts.
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closing.Load() {
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	if s.Closing() {
 		windows.Closesocket(ln.sock)
-		virtualFree(ln.mem)
+		ln.slots.Free()
 		return nil, models.ErrClosed
 	}
 	s.addr = ln.addr
@@ -106,10 +105,6 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
-	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
-	if h == nil {
-		return nil, badConfig("nil handler")
-	}
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
@@ -119,7 +114,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 		return nil, err
 	}
 	s.addr = ta
-	s.raddr, s.family = sockaddrOf(ta)
+	s.family, s.raddr = sock.Sockaddr(ta)
 	waiters := make([]chan error, opt.Conns)
 	for i := range waiters {
 		waiters[i] = make(chan error, 1)
@@ -143,9 +138,9 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 
 // connect starts one ConnectEx attempt on a free slot; waiter (may be nil) gets its outcome.
 func (s *service) connect(waiter chan<- error) {
-	slot, ok := s.pool.Acquire()
+	slot, ok := s.Pool().Acquire()
 	if !ok {
-		s.counters.Refused()
+		s.Counters().Refused()
 		s.connectFailed(-1, waiter, models.ErrPoolExhausted)
 		return
 	}
@@ -158,21 +153,16 @@ func (s *service) connect(waiter chan<- error) {
 		ss.mu.Lock()
 		ss.sock, ss.connecting, ss.waiter = windows.InvalidHandle, false, nil
 		ss.mu.Unlock()
-		s.counters.ConnectFailed()
+		s.Counters().ConnectFailed()
 		s.connectFailed(slot, waiter, models.WrapOp(Name, op, err))
 	}
 	if err := ss.ensureMem(s.eng.cfg); err != nil {
 		fail("VirtualAlloc", err, windows.InvalidHandle)
 		return
 	}
-	sock, err := newSocket(s.family)
+	sock, op, err := winsock.DialSocket(s.family, 0)
 	if err != nil {
-		fail("WSASocket", err, windows.InvalidHandle)
-		return
-	}
-	// ConnectEx needs a bound socket.
-	if err := windows.Bind(sock, wildcardOf(s.family)); err != nil {
-		fail("bind", err, sock)
+		fail(op, err, windows.InvalidHandle)
 		return
 	}
 	gen := ss.gen.Add(1)
@@ -185,7 +175,7 @@ func (s *service) connect(waiter chan<- error) {
 	// it finds the slot alive with this generation (the Acquire and gen bump came first), and
 	// its shutdown packet sees connecting set and a ConnectEx that CancelIoEx can abort.
 	ss.mu.Lock()
-	if s.closing.Load() {
+	if s.Closing() {
 		ss.mu.Unlock()
 		windows.Closesocket(sock)
 		s.connectFailed(slot, waiter, models.ErrClosed)
@@ -195,7 +185,7 @@ func (s *service) connect(waiter chan<- error) {
 	*ss.connOp = windows.Overlapped{}
 	err = windows.ConnectEx(sock, s.raddr, nil, 0, nil, ss.connOp)
 	ss.mu.Unlock()
-	if err != nil && err != errIOPending {
+	if err != nil && err != winsock.ErrIOPending {
 		fail("ConnectEx", err, sock)
 	}
 	// Success, inline or pending: the socket is not in skip-on-success mode yet, so the
@@ -209,7 +199,7 @@ func (s *service) connectFailed(slot int, waiter chan<- error, err error) {
 		waiter <- err
 	}
 	if slot >= 0 {
-		s.releaseSlot(slot, true)
+		s.releaseSlot(slot)
 	} else {
 		s.reconnectLater()
 	}
@@ -217,35 +207,23 @@ func (s *service) connectFailed(slot int, waiter chan<- error, err error) {
 
 // reconnectLater schedules one connect attempt after ReconnectDelay (auto-reconnect only).
 func (s *service) reconnectLater() {
-	if s.opt.Type != models.ServiceClientAutoReconnect || s.closing.Load() {
+	if !s.AutoReconnect() || s.Closing() {
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTimer(s.opt.ReconnectDelay)
+		t := time.NewTimer(s.Options().ReconnectDelay)
 		defer t.Stop()
 		select {
 		case <-s.quit:
 			return
 		case <-t.C:
 		}
-		if !s.closing.Load() {
+		if !s.Closing() {
 			s.connect(nil)
 		}
 	}()
-}
-
-// releaseSlot gives a slot back to the pool and drops its wg reference. With reconnect, an
-// auto-reconnect service schedules its next attempt first, so the attempt's wg reference is
-// taken before the slot's is dropped: Close's Wait never sees zero in between and no Add
-// races it.
-func (s *service) releaseSlot(slot int, reconnect bool) {
-	s.pool.Release(slot)
-	if reconnect {
-		s.reconnectLater()
-	}
-	s.wg.Done()
 }
 
 // Close stops accepting/reconnecting, kicks every session with KickShutdown (cancelling
@@ -257,46 +235,44 @@ func (s *service) releaseSlot(slot int, reconnect bool) {
 // snapshot (or whose packet carries the previous generation and is dropped) sees closing in
 // session.connected and kicks itself; a ConnectEx is issued under the check in connect.
 func (s *service) Close() error {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closing.Swap(true) {
-		return nil
-	}
+	s.CloseOnce(s.eng.inside.Current(), s.stop, s.kickAll, s.wg.Wait, s.free)
+	return nil
+}
+
+// stop closes the listener (on its loop) and stops the reconnect timers.
+func (s *service) stop() {
 	close(s.quit)
+	s.setupMu.Lock()
 	ln := s.ln.Load()
+	s.setupMu.Unlock()
 	if ln != nil {
 		ln.loop.post(makeKey(kindListen, s.id, 0, 0)) // the listener loop closes the socket
 	}
-	for _, slot := range s.pool.Alive() {
+}
+
+// kickAll posts one shutdown packet per live slot.
+func (s *service) kickAll() {
+	for _, slot := range s.Pool().Alive() {
 		ss := s.sessions[slot]
 		ss.loop.post(makeKey(kindShutdown, s.id, ss.gen.Load(), slot))
 	}
-	s.wg.Wait()
-	// Unregister first: a wake-up packet still queued (kindShutdown above) then finds no
-	// service instead of a slot whose memory is being freed.
+}
+
+// free runs once every operation has completed: the id goes back after the retire barrier
+// (a wake-up packet still queued, kindShutdown above, then finds this service and a slot with
+// nothing open), and the slabs are freed.
+func (s *service) free() {
 	s.eng.removeService(s)
 	for _, ss := range s.sessions {
 		ss.freeMem()
 	}
-	if ln != nil {
-		virtualFree(ln.mem)
-		ln.mem = nil
+	if ln := s.ln.Load(); ln != nil {
+		ln.slots.Free()
 	}
-	return nil
 }
-
-// acceptAddrLen is the AcceptEx address slot size: the largest sockaddr plus 16 bytes.
-const acceptAddrLen = uint32(unsafe.Sizeof(windows.RawSockaddrAny{})) + 16
 
 // numAccepts is how many AcceptEx calls each listener keeps outstanding.
 const numAccepts = 8
-
-// acceptOp is one pre-posted AcceptEx; it lives in the listener's VirtualAlloc'd slab.
-type acceptOp struct {
-	ov   windows.Overlapped // first: the OVERLAPPED pointer is the acceptOp pointer
-	sock windows.Handle     // the socket AcceptEx accepts into
-	buf  [2 * acceptAddrLen]byte
-}
 
 // listener is the seed's IocpObjectListener.
 type listener struct {
@@ -305,53 +281,34 @@ type listener struct {
 	addr    *net.TCPAddr
 	family  int
 	loop    *loop
-	mem     unsafe.Pointer
-	ops     []*acceptOp
+	slots   *winsock.AcceptSlots
 	pending atomic.Int32 // AcceptEx calls outstanding
 	closed  bool         // loop-owned
-	recvd   uint32
 }
 
 func (s *service) listen(ta *net.TCPAddr) (*listener, error) {
-	sa, family := sockaddrOf(ta)
-	sock, err := newSocket(family)
+	lsock, bound, family, op, err := winsock.Listen(ta, 0)
 	if err != nil {
-		return nil, models.WrapOp(Name, "WSASocket", err)
-	}
-	fail := func(op string, err error) (*listener, error) {
-		windows.Closesocket(sock)
 		return nil, models.WrapOp(Name, op, err)
 	}
-	if err := windows.Bind(sock, sa); err != nil {
-		return fail("bind", err)
+	fail := func(op string, err error) (*listener, error) {
+		windows.Closesocket(lsock)
+		return nil, models.WrapOp(Name, op, err)
 	}
-	if err := windows.Listen(sock, windows.SOMAXCONN); err != nil {
-		return fail("listen", err)
-	}
-	bound, err := windows.Getsockname(sock)
-	if err != nil {
-		return fail("getsockname", err)
-	}
-	ln := &listener{svc: s, sock: sock, addr: tcpAddrOf(bound), family: family,
+	ln := &listener{svc: s, sock: lsock, addr: bound, family: family,
 		loop: s.eng.loops[s.id%len(s.eng.loops)]}
-	if _, err := windows.CreateIoCompletionPort(sock, ln.loop.port, makeKey(kindListen, s.id, 0, 0), 0); err != nil {
+	if _, err := windows.CreateIoCompletionPort(lsock, ln.loop.port, makeKey(kindListen, s.id, 0, 0), 0); err != nil {
 		return fail("CreateIoCompletionPort", err)
 	}
-	size := unsafe.Sizeof(acceptOp{})
-	mem, err := virtualAlloc(size * numAccepts)
-	if err != nil {
+	if ln.slots, err = winsock.NewAcceptSlots(numAccepts); err != nil {
 		return fail("VirtualAlloc", err)
-	}
-	ln.mem = mem
-	for i := range numAccepts {
-		ln.ops = append(ln.ops, (*acceptOp)(unsafe.Add(mem, uintptr(i)*size)))
 	}
 	return ln, nil
 }
 
 // start pre-posts the AcceptEx calls.
 func (ln *listener) start() {
-	for i := range ln.ops {
+	for i := range ln.slots.Len() {
 		ln.svc.wg.Add(1)
 		ln.pending.Add(1)
 		ln.post(i)
@@ -362,31 +319,27 @@ func (ln *listener) start() {
 // Windows EMFILE) waits before it is issued again.
 const acceptRetry = 10 * time.Millisecond
 
-// post issues AcceptEx for op i. Once the listener is closed the op retires; if AcceptEx (or
-// the socket for it) fails, the failure is counted and the op is issued again after
-// acceptRetry (a retry packet: the op's OVERLAPPED with no socket, see complete), so a
+// post issues AcceptEx for slot i. Once the listener is closed the slot retires; if AcceptEx
+// (or the socket for it) fails, the failure is counted and the slot is issued again after
+// acceptRetry (a retry packet: the slot's OVERLAPPED with no socket, see complete), so a
 // listener never loses its pending accepts to a burst of failures.
 func (ln *listener) post(i int) {
-	op := ln.ops[i]
-	if ln.closed || ln.svc.closing.Load() {
+	if ln.closed || ln.svc.Closing() {
 		ln.retire()
 		return
 	}
-	sock, err := newSocket(ln.family)
+	as, err := winsock.Socket(ln.family, 0)
 	if err == nil {
-		op.ov = windows.Overlapped{}
-		op.sock = sock
-		err = windows.AcceptEx(ln.sock, sock, &op.buf[0], 0, acceptAddrLen, acceptAddrLen, &ln.recvd, &op.ov)
-		if err == nil || err == errIOPending {
+		if err = ln.slots.Post(i, ln.sock, as); err == nil {
 			return // the completion comes as a packet (no skip mode on listeners)
 		}
-		windows.Closesocket(sock)
-		op.sock = windows.InvalidHandle
+		windows.Closesocket(as)
 	}
-	ln.svc.counters.AcceptError()
+	ln.svc.Counters().AcceptError()
 	key := makeKey(kindListen, ln.svc.id, 0, 0)
+	ov := ln.slots.Overlapped(i)
 	time.AfterFunc(acceptRetry, func() {
-		if windows.PostQueuedCompletionStatus(ln.loop.port, 0, key, &op.ov) != nil {
+		if windows.PostQueuedCompletionStatus(ln.loop.port, 0, key, ov) != nil {
 			ln.retire() // the port is gone: the engine is closing
 		}
 	})
@@ -407,65 +360,71 @@ func (ln *listener) complete(l *loop, c completion) {
 		}
 		return
 	}
-	i := int((uintptr(unsafe.Pointer(c.ov)) - uintptr(ln.mem)) / unsafe.Sizeof(acceptOp{}))
-	if i < 0 || i >= len(ln.ops) {
+	i := ln.slots.Index(c.ov)
+	if i < 0 {
 		return
 	}
-	op := ln.ops[i]
-	sock := op.sock
-	op.sock = windows.InvalidHandle
-	if sock == windows.InvalidHandle { // a retry packet from post
+	as := ln.slots.Take(i)
+	if as == windows.InvalidHandle { // a retry packet from post
 		ln.post(i)
 		return
 	}
-	if c.status != 0 || ln.closed || s.closing.Load() {
+	var local, remote *net.TCPAddr
+	err := error(nil)
+	if c.status != 0 || ln.closed || s.Closing() {
+		err = models.ErrClosed
+		if c.status != 0 && !ln.closed && !s.Closing() {
+			s.Counters().AcceptError() // a connection reset before it was accepted
+		}
+	} else if local, remote, err = ln.slots.Accepted(i, ln.sock, as); err != nil {
+		s.Counters().AcceptError()
+	}
+	if err != nil {
 		// Aborted by the listener's close, or a connection reset before it was accepted
 		// (recoverable: accept the next one).
-		if !ln.closed && !s.closing.Load() {
-			s.counters.AcceptError()
-		}
-		windows.Closesocket(sock)
+		windows.Closesocket(as)
 		ln.post(i)
 		return
 	}
-	ls := ln.sock
-	windows.Setsockopt(sock, windows.SOL_SOCKET, windows.SO_UPDATE_ACCEPT_CONTEXT,
-		(*byte)(unsafe.Pointer(&ls)), int32(unsafe.Sizeof(ls)))
-	slot, ok := s.pool.Acquire()
+	ln.post(i)
+	refuse := func() {
+		sock.SetAbortive(as)
+		windows.Closesocket(as)
+		s.Counters().Refused()
+	}
+	slot, ok := s.Pool().Acquire()
 	if !ok {
-		s.counters.Refused()
-		setLingerZero(sock)
-		windows.Closesocket(sock)
-		ln.post(i)
+		refuse()
 		return
 	}
 	s.wg.Add(1)
-	var lrsa, rrsa *windows.RawSockaddrAny
-	var llen, rlen int32
-	windows.GetAcceptExSockaddrs(&op.buf[0], 0, acceptAddrLen, acceptAddrLen, &lrsa, &llen, &rrsa, &rlen)
-	local, remote := rawAddr(lrsa), rawAddr(rrsa)
-	ln.post(i)
 	ss := s.sessions[slot]
 	if err := ss.ensureMem(s.eng.cfg); err != nil {
-		setLingerZero(sock)
-		windows.Closesocket(sock)
-		s.counters.Refused()
-		s.releaseSlot(slot, false)
+		refuse()
+		s.releaseSlot(slot)
 		return
 	}
 	gen := ss.gen.Add(1)
-	if _, err := windows.CreateIoCompletionPort(sock, ss.loop.port, makeKey(kindSock, s.id, gen, slot), 0); err != nil {
-		setLingerZero(sock)
-		windows.Closesocket(sock)
-		s.counters.Refused()
-		s.releaseSlot(slot, false)
+	if _, err := windows.CreateIoCompletionPort(as, ss.loop.port, makeKey(kindSock, s.id, gen, slot), 0); err != nil {
+		refuse()
+		s.releaseSlot(slot)
 		return
 	}
 	ss.mu.Lock()
-	ss.sock, ss.pendLocal, ss.pendRemote = sock, local, remote
+	ss.sock, ss.pendLocal, ss.pendRemote = as, local, remote
 	ss.mu.Unlock()
-	s.counters.Accepted()
+	s.Counters().Accepted()
 	if err := ss.loop.post(makeKey(kindOpen, s.id, gen, slot)); err != nil {
 		ss.handleOpen(l) // cannot happen while the engine runs; never lose the session
 	}
+}
+
+// releaseSlot gives back a slot that never opened a session (a failed accept or connect) and
+// drops its wg reference; an auto-reconnect service schedules its next attempt first, so the
+// attempt's wg reference is taken before the slot's is dropped: Close's Wait never sees zero
+// in between and no Add races it.
+func (s *service) releaseSlot(slot int) {
+	s.Pool().Release(slot)
+	s.reconnectLater()
+	s.wg.Done()
 }

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sys/windows"
 
+	"github.com/iobench/iobench/internal/sock"
+	"github.com/iobench/iobench/internal/winsock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -59,7 +61,6 @@ type session struct {
 	opened   bool // SessionCore opened; the connection reference not yet dropped if !closing
 	closing  bool // the kick was acted on: I/O cancelled, connection reference dropped
 	writing  bool // a WSASend is outstanding
-	draining bool // peer half-closed: finish writing, then KickRecv0
 	skip     bool // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS set on sock
 	recvN    uint32
 	recvFlag uint32
@@ -74,7 +75,7 @@ func (ss *session) ensureMem(cfg models.Config) error {
 		return nil
 	}
 	hdr := (uintptr(offSendBufs) + uintptr(cfg.MaxGather)*unsafe.Sizeof(windows.WSABuf{}) + 63) &^ 63
-	mem, err := virtualAlloc(hdr + uintptr(cfg.RecvBufferSize))
+	mem, err := winsock.VirtualAlloc(hdr + uintptr(cfg.RecvBufferSize))
 	if err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func (ss *session) ensureMem(cfg models.Config) error {
 }
 
 func (ss *session) freeMem() {
-	virtualFree(ss.mem)
+	winsock.VirtualFree(ss.mem)
 	ss.mem = nil
 	ss.recvOp, ss.sendOp, ss.connOp, ss.recvBuf, ss.sendBufs = nil, nil, nil, nil, nil
 	ss.rb.Init(nil)
@@ -102,7 +103,7 @@ func (ss *session) key(kind int) uintptr {
 
 // Send implements models.Session: one copy into the SendQueue; the writer is the loop.
 func (ss *session) Send(p []byte) error {
-	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
+	start, err := ss.Enqueue(ss, &ss.sq, ss.svc.Counters(), p)
 	if err != nil {
 		return err
 	}
@@ -143,8 +144,8 @@ func (ss *session) open(local, remote net.Addr) {
 	cfg := ss.svc.eng.cfg
 	ss.rb.Reset()
 	ss.sq.Reset(cfg.SendQueueLimit)
-	ss.opened, ss.closing, ss.writing, ss.draining = true, false, false, false
-	windows.SetsockoptInt(ss.sock, windows.IPPROTO_TCP, windows.TCP_NODELAY, 1)
+	ss.opened, ss.closing, ss.writing = true, false, false
+	sock.SetNoDelay(ss.sock)
 	ss.skip = false
 	if skipOnSuccess() {
 		ss.skip = windows.SetFileCompletionNotificationModes(ss.sock,
@@ -176,10 +177,8 @@ func (ss *session) handleOpen(l *loop) {
 // connected runs OnConnect and starts reading (the slot's loop, session just opened).
 func (ss *session) connected() {
 	ss.AddRef() // the callback's reference: no finalize inside OnConnect
-	ss.svc.h.OnConnect(ss)
-	if ss.svc.closing.Load() {
-		ss.Kick(models.KickShutdown)
-	}
+	ss.svc.Handler().OnConnect(ss)
+	ss.svc.Opened(ss) // Close posted shutdowns once; a session it could not see kicks itself
 	if !ss.Kicked() {
 		ss.postRecv()
 	}
@@ -204,7 +203,7 @@ func (ss *session) handleKick() {
 	}
 	ss.closing = true
 	if ss.Reason() != models.KickRecv0 {
-		setLingerZero(ss.sock)
+		sock.SetAbortive(ss.sock)
 	}
 	windows.CancelIoEx(ss.sock, nil) // ERROR_NOT_FOUND when nothing is outstanding
 	ss.release()
@@ -228,18 +227,14 @@ func (ss *session) handleShutdown() {
 // the session is running.
 func (ss *session) finalize() {
 	s := ss.svc
-	r := ss.Reason()
 	ss.opened = false
 	windows.Closesocket(ss.sock)
 	ss.mu.Lock()
 	ss.sock = windows.InvalidHandle
 	ss.mu.Unlock()
-	s.h.OnDisconnect(ss, r)
-	s.counters.Disconnected(r)
-	ss.sq.Release()
 	ss.rb.Reset()
-	ss.Retire()
-	s.releaseSlot(ss.slot, true)
+	s.EndSession(ss, &ss.SessionCore, &ss.sq, ss.slot) // redial first: its wg reference comes before ours goes
+	s.wg.Done()
 }
 
 // complete dispatches an I/O completion of the slot's socket.
@@ -286,41 +281,30 @@ func (ss *session) postRecv() {
 	switch {
 	case err == nil && ss.skip:
 		ss.loop.deferTo(completion{key: ss.key(kindSock), ov: ss.recvOp, n: ss.recvN})
-	case err == nil || err == errIOPending:
+	case err == nil || err == winsock.ErrIOPending:
 		// a packet will come
 	default:
 		ss.loop.deferTo(completion{key: ss.key(kindSock), ov: ss.recvOp, err: err})
 	}
 }
 
+// recvDone applies the models receive rule to a WSARecv completion: an error kicks (with
+// KickIOError first when it is not one of the recoverable ones), 0 bytes is the peer's EOF
+// (PeerClosed: drain, then KickRecv0), data is committed and delivered and the next WSARecv
+// posted.
 func (ss *session) recvDone(n int, err error) {
 	defer ss.release() // the WSARecv's reference
 	s := ss.svc
-	if ss.Kicked() {
-		return
-	}
-	if err != nil {
-		if recoverable(err) {
-			ss.Kick(models.KickRecvError)
-		} else {
+	switch {
+	case ss.Kicked():
+	case err != nil:
+		if !recoverable(err) {
 			ss.Kick(models.KickIOError)
 		}
-		return
-	}
-	if n == 0 { // graceful close by the peer
-		ss.draining = true
-		if ss.sq.Idle() {
-			ss.Kick(models.KickRecv0)
-		}
-		return
-	}
-	ss.rb.Commit(n)
-	s.counters.Read(n)
-	if k := ss.rb.Deliver(s.h, ss); k != models.KickNone {
-		ss.Kick(k)
-		return
-	}
-	if !ss.Kicked() {
+		ss.RecvFailed(ss)
+	case n == 0:
+		ss.PeerClosed(ss, &ss.sq)
+	case ss.Received(ss, s.Handler(), s.Counters(), &ss.rb, n):
 		ss.postRecv()
 	}
 }
@@ -339,9 +323,7 @@ func (ss *session) startWrite() {
 			if ss.sq.Advance(0) {
 				continue
 			}
-			if ss.draining {
-				ss.Kick(models.KickRecv0)
-			}
+			ss.WriterDone(ss, &ss.sq)
 			return
 		}
 		for i, b := range bufs {
@@ -356,7 +338,7 @@ func (ss *session) startWrite() {
 		switch {
 		case err == nil && ss.skip:
 			ss.loop.deferTo(completion{key: ss.key(kindSock), ov: ss.sendOp, n: ss.sentN})
-		case err == nil || err == errIOPending:
+		case err == nil || err == winsock.ErrIOPending:
 		default:
 			ss.loop.deferTo(completion{key: ss.key(kindSock), ov: ss.sendOp, err: err})
 		}
@@ -371,11 +353,7 @@ func (ss *session) sendDone(n int, err error) {
 	clear(ss.sendBufs)
 	clear(ss.iov[:cap(ss.iov)])
 	ss.writing = false
-	if n > 0 {
-		s.counters.Wrote(n)
-		s.h.OnSend(ss, n)
-	}
-	more := ss.sq.Advance(n)
+	more := ss.Wrote(ss, s.Handler(), s.Counters(), &ss.sq, n) // count, OnSend, Advance, WriterDone
 	if err != nil {
 		if recoverable(err) {
 			ss.Kick(models.KickSendError)
@@ -384,13 +362,8 @@ func (ss *session) sendDone(n int, err error) {
 		}
 		return
 	}
-	if ss.Kicked() {
-		return
-	}
-	if more {
+	if more && !ss.Kicked() {
 		ss.startWrite()
-	} else if ss.draining {
-		ss.Kick(models.KickRecv0)
 	}
 }
 
@@ -406,19 +379,8 @@ func (ss *session) connectDone(err error) {
 	ss.mu.Unlock()
 	var local, remote *net.TCPAddr
 	if err == nil {
-		windows.Setsockopt(sock, windows.SOL_SOCKET, windows.SO_UPDATE_CONNECT_CONTEXT, nil, 0)
-		local, remote = &net.TCPAddr{}, s.addr.(*net.TCPAddr)
-		if sa, err := windows.Getsockname(sock); err == nil {
-			local = tcpAddrOf(sa)
-		}
-		if sa, err := windows.Getpeername(sock); err == nil {
-			remote = tcpAddrOf(sa)
-		}
-		// TCP simultaneous open: with nothing listening on a local target port, the kernel
-		// may pick that very port for our bind(0) and connect the socket to itself. Go's
-		// dialer checks for this too (selfConnect); it is a refused connection.
-		if local.Port == remote.Port && local.IP.Equal(remote.IP) {
-			err = windows.WSAECONNREFUSED
+		local, remote, err = winsock.Connected(sock, s.addr.(*net.TCPAddr))
+		if err != nil {
 			ss.mu.Lock()
 			ss.sock = windows.InvalidHandle
 			ss.mu.Unlock()
@@ -426,12 +388,12 @@ func (ss *session) connectDone(err error) {
 	}
 	if err != nil {
 		windows.Closesocket(sock)
-		s.counters.ConnectFailed()
+		s.Counters().ConnectFailed()
 		s.connectFailed(ss.slot, waiter, models.WrapOp(Name, "ConnectEx", err))
 		return
 	}
 	ss.open(local, remote)
-	s.counters.Connected()
+	s.Counters().Connected()
 	if waiter != nil {
 		waiter <- nil
 	}

@@ -2,7 +2,6 @@ package iocp
 
 import (
 	"errors"
-	"net"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -59,7 +58,6 @@ func getQueuedCompletionStatusEx(port windows.Handle, entries []overlappedEntry,
 
 // Hot errnos, boxed once.
 var (
-	errIOPending     = error(windows.ERROR_IO_PENDING)
 	errAbandoned     = error(windows.ERROR_ABANDONED_WAIT_0)
 	errInvalidHandle = error(windows.ERROR_INVALID_HANDLE)
 	errTimeout       = error(windows.WAIT_TIMEOUT)
@@ -107,75 +105,3 @@ var skipOnSuccess = sync.OnceValue(func() bool {
 	}
 	return true
 })
-
-// virtualAlloc commits size bytes of zeroed memory outside the Go heap.
-func virtualAlloc(size uintptr) (unsafe.Pointer, error) {
-	addr, err := windows.VirtualAlloc(0, size, windows.MEM_COMMIT|windows.MEM_RESERVE, windows.PAGE_READWRITE)
-	if err != nil {
-		return nil, err
-	}
-	return *(*unsafe.Pointer)(unsafe.Pointer(&addr)), nil
-}
-
-func virtualFree(p unsafe.Pointer) {
-	if p != nil {
-		windows.VirtualFree(uintptr(p), 0, windows.MEM_RELEASE)
-	}
-}
-
-// newSocket makes an overlapped, non-inheritable TCP socket.
-func newSocket(family int) (windows.Handle, error) {
-	s, err := windows.WSASocket(int32(family), windows.SOCK_STREAM, windows.IPPROTO_TCP, nil, 0,
-		windows.WSA_FLAG_OVERLAPPED|windows.WSA_FLAG_NO_HANDLE_INHERIT)
-	if err != nil {
-		return windows.InvalidHandle, err
-	}
-	return s, nil
-}
-
-// setLingerZero makes closesocket abortive (RST, unsent data dropped), as netstd's kicks do.
-func setLingerZero(s windows.Handle) {
-	windows.SetsockoptLinger(s, windows.SOL_SOCKET, windows.SO_LINGER, &windows.Linger{Onoff: 1, Linger: 0})
-}
-
-func sockaddrOf(a *net.TCPAddr) (windows.Sockaddr, int) {
-	if ip4 := a.IP.To4(); ip4 != nil || a.IP == nil {
-		sa := &windows.SockaddrInet4{Port: a.Port}
-		copy(sa.Addr[:], ip4)
-		return sa, windows.AF_INET
-	}
-	sa := &windows.SockaddrInet6{Port: a.Port}
-	copy(sa.Addr[:], a.IP.To16())
-	return sa, windows.AF_INET6
-}
-
-// wildcardOf is the any-address of family, port 0 (ConnectEx needs a bound socket).
-func wildcardOf(family int) windows.Sockaddr {
-	if family == windows.AF_INET6 {
-		return &windows.SockaddrInet6{}
-	}
-	return &windows.SockaddrInet4{}
-}
-
-func tcpAddrOf(sa windows.Sockaddr) *net.TCPAddr {
-	switch sa := sa.(type) {
-	case *windows.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IPv4(sa.Addr[0], sa.Addr[1], sa.Addr[2], sa.Addr[3]), Port: sa.Port}
-	case *windows.SockaddrInet6:
-		ip := make(net.IP, net.IPv6len)
-		copy(ip, sa.Addr[:])
-		return &net.TCPAddr{IP: ip, Port: sa.Port}
-	}
-	return &net.TCPAddr{}
-}
-
-func rawAddr(rsa *windows.RawSockaddrAny) *net.TCPAddr {
-	if rsa == nil {
-		return &net.TCPAddr{}
-	}
-	sa, err := rsa.Sockaddr()
-	if err != nil {
-		return &net.TCPAddr{}
-	}
-	return tcpAddrOf(sa)
-}

@@ -1,8 +1,8 @@
-// Package models is the contract every iobench backend implements, modelled on the
-// RAON ServerEngine IOCP design analysed in shared/seed (IocpCore, ServiceCoordinator,
-// SessionPool, IocpObjectSession, SendBuffer/RecvBuffer, IO_SESSION_KICK_REASON).
+// Package models is the contract every iobench backend implements, modelled on the RAON
+// ServerEngine IOCP design (its IocpCore, ServiceCoordinator, SessionPool, IocpObjectSession,
+// SendBuffer/RecvBuffer and IO_SESSION_KICK_REASON; "the seed" in comments).
 //
-// The server apps in package harness are written once against these interfaces, so two
+// The server apps in package apps are written once against these interfaces, so two
 // backends differ only in the I/O model underneath. To keep that comparison honest the
 // package also carries the shared machinery every backend must use for the parts that are
 // not the I/O model itself: the SessionPool (fixed capacity, circular acquire/release,
@@ -28,6 +28,47 @@
 // full, overflow, shutdown) closes at once and drops queued data, as a game server does when
 // it drops a misbehaving client.
 //
+// # Lifecycle (written once, here)
+//
+// A backend is its I/O; the rules around it are these helpers, and every backend calls them
+// (none calls OnDisconnect itself):
+//
+//   - ServiceCore (embedded in every service): InitService (options, the handler behind
+//     its guards, ServiceOptions.Guard, and the pool),
+//     Type/Stats, BeginClose + KickOpen + Opened (Service.Close kicks once and waits on an
+//     event, never by polling), and EndSession, the one end of a session: reason (KickNone
+//     becomes KickUnknown), count, OnDisconnect, send queue released, core retired, slot
+//     released, redial.
+//   - SessionCore.Recv / Received / ReceivedFrom / PeerClosed / RecvFailed: the receive rule
+//     (commit, count, deliver, EOF drain, error → KickRecvError), over the RecvBuffer or over
+//     memory the backend owns (RecvBuffer.DeliverFrom).
+//   - SessionCore.Flush: the synchronous writer's turn (Peek → one gather write → Wrote:
+//     count, OnSend, Advance) for backends that write in place; Wrote and WriterDone for
+//     proactors that complete a gather write later.
+//   - Closer and Inside: Engine.Close's once-only teardown, which returns at once when
+//     called from inside the engine (a callback or a Post job; Inside walks the caller's stack
+//     for the engine's loop or callback functions) instead of deadlocking.
+//
+// # Parity rules (every backend; models/modeltest checks each)
+//
+//   - A nil Handler is refused by Listen and Connect with ErrBadConfig.
+//   - TCP_NODELAY is on for accepted and dialled sockets, as Go net sets it.
+//   - Every kick but a graceful peer EOF closes abortively (SO_LINGER {1, 0}: the peer sees a
+//     reset and queued data is dropped); a recv_0 end after the drain is a FIN.
+//   - The counters include a disconnect when its OnDisconnect runs.
+//   - Engine.Close from inside a callback or a Post job returns (it starts the close); a
+//     Close from outside waits for all of it.
+//   - A Post that fails (ErrClosed, or the kernel refusing the wake-up) leaves nothing queued:
+//     the job never runs.
+//   - An engine opens and closes any number of services over its life (ids are reused).
+//
+// # Adding a backend
+//
+// CONTRIBUTING.md at the repository root is the page: what to implement, the one
+// conformance call (modeltest.Run), register.go, unsupported_other.go and where the load
+// generator's client preference lives. internal/tinybackend is the smallest backend written
+// from it.
+//
 // # Hostile peers
 //
 // A peer that closes or resets in the middle of a frame ends its session like any other close
@@ -36,8 +77,8 @@
 // listener: it backs off, accepts again and counts ServiceStats.AcceptErrors.
 //
 // The idle timeout (ServiceOptions.IdleTimeout, off when 0) is the same rule on every
-// backend because it is one decorator, ServiceOptions.Guard, that every backend's Listen and
-// Connect put around the app's Handler: a session whose OnRecv has consumed nothing since
+// backend because it is one decorator, ServiceOptions.Guard, that ServiceCore.InitService puts
+// around the app's Handler (no backend wires it): a session whose OnRecv has consumed nothing since
 // OnConnect (a handshake timeout: the silent connection) or since the last OnRecv that
 // consumed bytes (a slowloris trickling a frame it never completes, or a peer gone quiet) is
 // kicked with KickIdleTimeout. "Progress" is inbound only: a session that only receives

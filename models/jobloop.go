@@ -13,7 +13,8 @@ type JobLoop struct {
 	done   chan struct{}
 }
 
-// NewJobLoop starts a job loop.
+// NewJobLoop starts a job loop. Its jobs run under (*JobLoop).run, which every Inside set
+// contains, so an Engine.Close called from a job knows it runs inside the engine.
 func NewJobLoop() *JobLoop {
 	l := &JobLoop{wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go l.run()

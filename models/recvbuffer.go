@@ -83,12 +83,104 @@ func (rb *RecvBuffer) Deliver(h Handler, s Session) KickReason {
 		return KickNone
 	}
 	n := h.OnRecv(s, w)
-	if n < 0 || n > len(w) {
-		return KickPacketError
+	if k := Consumed(n, len(w), rb.Cap()); k != KickNone {
+		return k
 	}
 	rb.Consume(n)
-	if rb.Full() {
+	return KickNone
+}
+
+// Consumed is the rule for OnRecv's answer n on a window of size bytes when the window can
+// grow to at most limit bytes (the RecvBuffer's size): a count outside 0..size is a protocol
+// error (KickPacketError); nothing consumed from a window that cannot grow is an overflow
+// (KickRecvBufferOverFull: the app waits for a frame larger than the buffer). Deliver,
+// DeliverFrom and the backends that deliver from a buffer of their library (netpoll's
+// LinkBuffer) all apply it.
+func Consumed(n, size, limit int) KickReason {
+	switch {
+	case n < 0 || n > size:
+		return KickPacketError
+	case n == 0 && size >= limit:
 		return KickRecvBufferOverFull
 	}
 	return KickNone
+}
+
+// slowStep bounds DeliverFrom's first copy into the buffer while a partial frame is pending:
+// enough to complete a small frame, so the rest of the bytes can again be shown in place.
+const slowStep = 512
+
+// DeliverFrom hands bytes that arrived in memory the backend owns (a provided buffer, an
+// event loop's read buffer) to h.OnRecv with the same window, consumed-count and overflow
+// rules as Deliver, and uses the buffer only while a partial frame is pending:
+//
+//   - No partial frame pending: the window is data itself, at most Cap() bytes; what the app
+//     leaves unconsumed is shown again with what follows, and only a partial frame at the
+//     very end of data is copied into the buffer.
+//   - A partial frame of P bytes pending: new bytes are appended and the buffer's window is
+//     delivered. The first append is at most max(P, 512) bytes; once the app has consumed the
+//     pending P bytes the copy is dropped and delivery goes back to data itself, so a frame
+//     that straddles two arrivals costs one copy of its head and of at most max(P, 512)
+//     bytes of the next arrival.
+//
+// It returns KickNone or the reason the session must be kicked. It stops early (returning
+// KickNone) once a callback kicked the session (a session built on SessionCore).
+func (rb *RecvBuffer) DeliverFrom(h Handler, s Session, data []byte) KickReason {
+	step := true
+	for len(data) > 0 {
+		if rb.Len() == 0 {
+			w := data[:min(len(data), rb.Cap())]
+			n := h.OnRecv(s, w)
+			if k := Consumed(n, len(w), rb.Cap()); k != KickNone {
+				return k
+			}
+			switch {
+			case n == len(w) || len(data) > len(w):
+				data = data[n:] // unconsumed bytes are shown again with what follows
+				if kicked(s) {
+					return KickNone
+				}
+				continue
+			}
+			rest := data[n:] // a partial frame at the end of data
+			copy(rb.Free(), rest)
+			rb.Commit(len(rest))
+			return KickNone
+		}
+		pending := rb.Len()
+		free := rb.Free()
+		m := min(len(data), len(free))
+		if step {
+			m = min(m, max(pending, slowStep))
+			step = false
+		}
+		copy(free, data[:m])
+		rb.Commit(m)
+		w := rb.Window()
+		k := h.OnRecv(s, w)
+		switch {
+		case k < 0 || k > len(w):
+			return KickPacketError
+		case k >= pending:
+			// The pending frame is consumed: drop the copy and go on from data itself.
+			rb.Reset()
+			data = data[k-pending:]
+		default:
+			rb.Consume(k)
+			data = data[m:]
+			if rb.Full() {
+				return KickRecvBufferOverFull
+			}
+		}
+		if kicked(s) {
+			return KickNone
+		}
+	}
+	return KickNone
+}
+
+// kicked reports whether s has a kick recorded, for sessions built on SessionCore.
+func kicked(s Session) bool {
+	k, ok := s.(interface{ Kicked() bool })
+	return ok && k.Kicked()
 }

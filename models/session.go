@@ -18,9 +18,12 @@ type SessionCore struct {
 	id     atomic.Uint64
 	reason atomic.Uint32 // first KickReason recorded; 0 = not kicked
 	refs   atomic.Int32  // -1 = in the pool, unused
-	user   atomic.Pointer[any]
-	local  net.Addr
-	remote net.Addr
+	// draining: the peer half-closed; the session reads no more and ends with KickRecv0
+	// once its send queue is written (see PeerClosed and WriterDone).
+	draining atomic.Bool
+	user     atomic.Pointer[any]
+	local    net.Addr
+	remote   net.Addr
 
 	// idleTick is the idle guard's coarse tick of the session's last progress (see Guard).
 	idleTick atomic.Int64
@@ -51,6 +54,7 @@ func (c *SessionCore) Open(local, remote net.Addr) {
 	c.kickGate.Lock()
 	c.id.Store(NextSessionID())
 	c.reason.Store(0)
+	c.draining.Store(false)
 	c.kickGate.Unlock()
 	c.local, c.remote = local, remote
 	c.user.Store(nil)

@@ -87,6 +87,13 @@
 // schedules one gopool task (pooled task struct, no closure: the flush function is bound once
 // per pooled session).
 //
+// # Files
+//
+// engine.go (Engine, Listen, Connect), service.go (services, accepted and dialled
+// connections), session.go (a session's receive, writer's turn, half-close and end),
+// listener.go (the listener netpoll serves), sys_*.go (accept and the TCP state per OS); the
+// side writer and the service/engine halves are internal/adapter's.
+//
 // # Close and leaks
 //
 // Service.Close kicks every session with KickShutdown, waits for every OnDisconnect and the
@@ -102,18 +109,3 @@
 // connection fd, listener fd, side-writer dup and adapter goroutine must be gone, but a leak
 // inside the pollers themselves would not show. gopool's workers exit when idle.
 package netpoll
-
-import "github.com/iobench/iobench/models"
-
-// Name is the backend name.
-const Name = "netpoll"
-
-func init() {
-	models.Register(models.Backend{
-		Name:      Name,
-		Summary:   "cloudwego/netpoll: global epoll/kqueue pollers read into LinkBuffers, handlers on gopool goroutines",
-		Available: available,
-		New:       New,
-		Note:      "pollers are process-global, set to Config.Loops; reads ahead without bound; Stats.Reads counts handler batches, not read syscalls",
-	})
-}

@@ -3,13 +3,12 @@ package rio
 import (
 	"fmt"
 	"math"
-	"net"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
 
+	"github.com/iobench/iobench/internal/winsock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -87,7 +86,7 @@ func New(cfg models.Config) (models.Engine, error) {
 			return nil, err
 		}
 	}
-	e := &Engine{cfg: cfg, lay: lay, services: map[*service]struct{}{}}
+	e := &Engine{cfg: cfg, lay: lay, services: map[*service]struct{}{}, svcs: models.NewServiceTable[service](maxServices), inside: models.InsideOf((*loop).run)}
 	for i := range cfg.Loops {
 		l, err := e.newLoop(i)
 		if err != nil {
@@ -105,64 +104,43 @@ func New(cfg models.Config) (models.Engine, error) {
 
 // Engine is the RIO engine.
 type Engine struct {
-	cfg   models.Config
-	lay   layout
-	loops []*loop
-	svcs  [maxServices]atomic.Pointer[service]
-	nsvc  int // next service index, under mu
+	cfg    models.Config
+	lay    layout
+	loops  []*loop
+	svcs   *models.ServiceTable[service] // index = service id (completion keys and contexts carry it)
+	inside models.Inside                 // under the loops' run: callbacks and Post jobs
 
 	mu       sync.Mutex
 	services map[*service]struct{}
 	closed   bool
 
-	jobMu      sync.Mutex
-	jobs       []func()
-	jobsClosed bool
-
-	closeOnce sync.Once
-	closeErr  error
+	jobs   winsock.JobQueue
+	closer models.Closer
 }
 
 var _ models.Engine = (*Engine)(nil)
 
 func (e *Engine) Name() string { return Name }
 
-// Post queues job for loop 0 and wakes it with PostQueuedCompletionStatus.
+// Post queues job for loop 0 and wakes it with PostQueuedCompletionStatus, one packet per job
+// (FIFO). A Post whose packet cannot be posted leaves nothing queued (winsock.JobQueue).
 func (e *Engine) Post(job func()) error {
 	if job == nil {
 		return fmt.Errorf("%w: nil job", models.ErrBadConfig)
 	}
-	e.jobMu.Lock()
-	if e.jobsClosed {
-		e.jobMu.Unlock()
-		return models.ErrClosed
-	}
-	e.jobs = append(e.jobs, job)
-	// Wake loop 0 under jobMu: Close marks jobsClosed under it too, so the port is still open.
-	err := windows.PostQueuedCompletionStatus(e.loops[0].port, 0, keyJob, nil)
-	e.jobMu.Unlock()
-	return models.WrapOp(Name, "PostQueuedCompletionStatus", err)
-}
-
-// runJob runs the oldest queued job: one wake-up per Post, so FIFO order holds.
-func (e *Engine) runJob() {
-	e.jobMu.Lock()
-	if len(e.jobs) == 0 {
-		e.jobMu.Unlock()
-		return
-	}
-	job := e.jobs[0]
-	e.jobs[0] = nil
-	e.jobs = e.jobs[1:]
-	e.jobMu.Unlock()
-	job()
+	return e.jobs.Post(job, func() error {
+		// Under the queue's lock: Close marks it closed under the lock too, so the port is
+		// still open here.
+		return models.WrapOp(Name, "PostQueuedCompletionStatus", postQueued(e.loops[0].port, 0, keyJob, nil))
+	}, models.ErrClosed)
 }
 
 // Close closes every service (kicking every session with KickShutdown and waiting for its
 // OnDisconnect), runs the jobs already posted, stops the loops and releases the completion
-// queues, registered regions and ports.
+// queues, registered regions and ports. Called from a loop (a callback or a Post job) it
+// starts that and returns (models.Closer).
 func (e *Engine) Close() error {
-	e.closeOnce.Do(func() {
+	return e.closer.Close(e.inside.Current(), func() error {
 		e.mu.Lock()
 		e.closed = true
 		svcs := make([]*service, 0, len(e.services))
@@ -173,21 +151,11 @@ func (e *Engine) Close() error {
 		for _, s := range svcs {
 			s.Close()
 		}
-		e.jobMu.Lock()
-		e.jobsClosed = true
-		e.jobMu.Unlock()
-		e.closeErr = e.stopLoops()
-		for { // jobs whose wake-up was not consumed before the quit
-			e.jobMu.Lock()
-			n := len(e.jobs)
-			e.jobMu.Unlock()
-			if n == 0 {
-				break
-			}
-			e.runJob()
-		}
+		e.jobs.Close()
+		err := e.stopLoops()
+		e.jobs.Drain() // jobs whose wake-up was not consumed before the quit
+		return err
 	})
-	return e.closeErr
 }
 
 func (e *Engine) stopLoops() error {
@@ -208,25 +176,21 @@ func (e *Engine) stopLoops() error {
 	return first
 }
 
-// reserveIndex gives s its index (indexes are never reused, so a stale completion key cannot
-// name a newer service). It does not make s visible to Close: register does, once s is
-// complete.
+// reserveIndex gives s its index and makes it reachable from completion keys and contexts
+// (before s issues any I/O). It does not make s visible to Close: register does, once s is
+// complete. Indexes are reused after removeService: by then every operation of s has
+// completed and every packet naming it (open, finalize, accept, connect) has been dequeued,
+// since each holds a reference on s.wg, so no stale key can reach the next service.
 func (e *Engine) reserveIndex(s *service) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return models.ErrClosed
 	}
-	if e.nsvc == maxServices {
-		return fmt.Errorf("%w: rio: more than %d services on one engine", models.ErrBadConfig, maxServices)
-	}
-	s.idx = e.nsvc
-	e.nsvc++
-	return nil
+	id, err := e.svcs.Add(s)
+	s.idx = id
+	return err
 }
-
-// publish makes s reachable from completion keys and contexts; it runs before s issues any I/O.
-func (e *Engine) publish(s *service) { e.svcs[s.idx].Store(s) }
 
 // register makes a complete service (sessions, OVERLAPPEDs, listen socket: everything
 // service.Close reads) visible to Engine.Close, and takes the setup reference on s.wg under
@@ -250,24 +214,16 @@ func (e *Engine) removeService(s *service) {
 	e.mu.Lock()
 	delete(e.services, s)
 	e.mu.Unlock()
-	e.svcs[s.idx].Store(nil)
+	e.svcs.Release(s.idx)
 }
 
 func (e *Engine) service(key uintptr) *service {
-	i := key >> 8
-	if i >= maxServices {
-		return nil
-	}
-	return e.svcs[i].Load()
+	return e.svcs.Get(int(key >> 8))
 }
 
 // sessionByKey finds the session of a socket context (service index << 32 | slot).
 func (e *Engine) sessionByKey(k uint64) *session {
-	i := k >> 32
-	if i >= maxServices {
-		return nil
-	}
-	s := e.svcs[i].Load()
+	s := e.svcs.Get(int(k >> 32))
 	if s == nil || uint32(k) >= uint32(len(s.sessions)) {
 		return nil
 	}
@@ -357,7 +313,7 @@ func (l *loop) run() {
 		case keyCQ:
 			l.drain()
 		case keyJob:
-			l.e.runJob()
+			l.e.jobs.RunOne()
 		case keyOpen:
 			if s := l.e.service(key); s != nil {
 				s.sessions[qty].open()
@@ -456,28 +412,4 @@ func (l *loop) releaseRQ() {
 	l.cqMu.Lock()
 	l.budget.release(rqEntries)
 	l.cqMu.Unlock()
-}
-
-// sockaddr converts a TCP address for bind/ConnectEx.
-func sockaddr(a *net.TCPAddr) (windows.Sockaddr, int) {
-	if ip4 := a.IP.To4(); ip4 != nil || a.IP == nil {
-		sa := &windows.SockaddrInet4{Port: a.Port}
-		copy(sa.Addr[:], ip4)
-		return sa, windows.AF_INET
-	}
-	sa := &windows.SockaddrInet6{Port: a.Port}
-	copy(sa.Addr[:], a.IP.To16())
-	return sa, windows.AF_INET6
-}
-
-func tcpAddr(sa windows.Sockaddr) net.Addr {
-	switch a := sa.(type) {
-	case *windows.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IPv4(a.Addr[0], a.Addr[1], a.Addr[2], a.Addr[3]), Port: a.Port}
-	case *windows.SockaddrInet6:
-		ip := make(net.IP, net.IPv6len)
-		copy(ip, a.Addr[:])
-		return &net.TCPAddr{IP: ip, Port: a.Port}
-	}
-	return &net.TCPAddr{}
 }

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/windows"
+
+	"github.com/iobench/iobench/internal/winsock"
 	"github.com/iobench/iobench/models"
 	"github.com/iobench/iobench/models/modeltest"
 )
@@ -18,11 +21,11 @@ import (
 // error; on Windows 8 / Server 2012 and later RIO must be available.
 func TestProbe(t *testing.T) {
 	err := Available()
-	t.Logf("wine=%v Available() = %v", isWine(), err)
+	t.Logf("wine=%v Available() = %v", winsock.UnderWine(), err)
 	if err != loadRIO() {
 		t.Fatal("Available is not cached: the function table must be loaded once")
 	}
-	if !isWine() {
+	if !winsock.UnderWine() {
 		if err != nil {
 			t.Fatalf("RIO unavailable on Windows: %v", err)
 		}
@@ -123,4 +126,37 @@ func TestCQResizeEmulated(t *testing.T) {
 		t.Fatalf("%d sessions on one loop (%d CQ entries) without RIOResizeCompletionQueue: %v", n, n*rqEntries, calls)
 	}
 	t.Logf("%d sessions: %v", n, calls)
+}
+
+// TestPostFailureEmulated: a Post whose PostQueuedCompletionStatus fails returns the error and
+// leaves nothing queued: the job never runs, and the jobs posted after it run in order.
+func TestPostFailureEmulated(t *testing.T) {
+	restore := installEmu()
+	defer restore()
+	eng, err := New(models.Config{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	saved := postQueued
+	postQueued = func(windows.Handle, uint32, uintptr, *windows.Overlapped) error { return windows.ERROR_INVALID_HANDLE }
+	var ran atomic.Bool
+	perr := eng.Post(func() { ran.Store(true) })
+	postQueued = saved
+	if perr == nil {
+		t.Fatal("Post with a failing PostQueuedCompletionStatus returned nil")
+	}
+	done := make(chan struct{})
+	if err := eng.Post(func() { close(done) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job posted after the failed one never ran")
+	}
+	eng.Close()
+	if ran.Load() {
+		t.Error("the job whose Post failed ran")
+	}
 }

@@ -10,38 +10,35 @@ import (
 
 	"golang.org/x/sys/windows"
 
+	"github.com/iobench/iobench/internal/sock"
+	"github.com/iobench/iobench/internal/winsock"
 	"github.com/iobench/iobench/models"
 )
 
 // service is a SERVER (AcceptEx) or CLIENT / CLIENT_AUTO_RECONNECT (ConnectEx) group of
 // pooled sessions.
 type service struct {
+	models.ServiceCore
 	e        *Engine
 	idx      int
-	opt      models.ServiceOptions
-	h        models.Handler
 	addr     net.Addr
 	family   int
 	raddr    windows.Sockaddr // CLIENT target
 	ln       windows.Handle   // SERVER listen socket
 	lnLoop   *loop
-	pool     *models.SessionPool
 	sessions []*session
-	counters models.Counters
 
-	// ops holds the OVERLAPPEDs of AcceptEx (acceptOps of them) or ConnectEx (one per slot)
-	// in VirtualAlloc'd memory, found back by address arithmetic.
-	ops []byte
-	// acceptMu guards acceptSock (written by Listen's goroutine, then by the listener's loop)
-	// and ln once the service is registered: AcceptEx and SO_UPDATE_ACCEPT_CONTEXT use ln under
-	// it and Close closes ln under it, so no call ever names a closed (possibly reused) handle.
-	acceptMu   sync.Mutex
-	acceptSock [acceptOps]windows.Handle
+	// accept holds the AcceptEx slots (SERVER), ops the ConnectEx OVERLAPPEDs (CLIENT, one per
+	// slot), both in VirtualAlloc'd memory, found back by address.
+	accept *winsock.AcceptSlots
+	ops    []byte
+	// acceptMu guards the accept slots' sockets (written by Listen's goroutine, then by the
+	// listener's loop) and ln once the service is registered: AcceptEx and
+	// SO_UPDATE_ACCEPT_CONTEXT use ln under it and Close closes ln under it, so no call ever
+	// names a closed (possibly reused) handle.
+	acceptMu sync.Mutex
 
-	closing atomic.Bool
-	quit    chan struct{}
-	closeMu sync.Mutex
-	closed  bool
+	quit chan struct{}
 	// wg counts pending AcceptEx, connects, live sessions, redial timers, and the setup
 	// reference register takes (dropped once Listen or Connect has issued its I/O).
 	wg sync.WaitGroup
@@ -49,26 +46,27 @@ type service struct {
 
 var _ models.Service = (*service)(nil)
 
-func (s *service) Type() models.ServiceType   { return s.opt.Type }
-func (s *service) Addr() net.Addr             { return s.addr }
-func (s *service) Stats() models.ServiceStats { return s.counters.Snapshot(s.pool.Live()) }
+func (s *service) Addr() net.Addr { return s.addr }
 
 // newService builds a service with its sessions and OVERLAPPEDs and publishes it for
 // completions. Engine.Close cannot see it yet: the caller finishes it (listen socket, target)
 // and then registers it (Engine.register) before issuing any I/O, or Closes it on failure.
-func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, nops int) (*service, error) {
-	pool, err := models.NewSessionPool(opt.PoolSize)
-	if err != nil {
+func (e *Engine) newService(opt models.ServiceOptions, h models.Handler) (*service, error) {
+	s := &service{e: e, quit: make(chan struct{}), ln: windows.InvalidHandle}
+	if err := s.InitService(opt, h); err != nil {
 		return nil, err
 	}
-	s := &service{e: e, opt: opt, h: h, pool: pool, quit: make(chan struct{}), ln: windows.InvalidHandle}
-	for i := range s.acceptSock {
-		s.acceptSock[i] = windows.InvalidHandle
+	s.SetRedial(s.redialLater)
+	var err error
+	if opt.Type == models.ServiceServer {
+		if s.accept, err = winsock.NewAcceptSlots(acceptOps); err != nil {
+			return nil, models.WrapOp(Name, "VirtualAlloc", err)
+		}
+	} else if s.ops, err = virtualAlloc(opt.PoolSize * opSize); err != nil {
+		return nil, err
 	}
 	if err := e.reserveIndex(s); err != nil {
-		return nil, err
-	}
-	if s.ops, err = virtualAlloc(nops * opSize); err != nil {
+		s.freeOps()
 		return nil, err
 	}
 	s.sessions = make([]*session, opt.PoolSize)
@@ -79,8 +77,16 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, nops in
 		ss.InitCore()
 		s.sessions[i] = ss
 	}
-	s.e.publish(s)
 	return s, nil
+}
+
+func (s *service) freeOps() {
+	if s.accept != nil {
+		s.accept.Free()
+		s.accept = nil
+	}
+	virtualFree(s.ops)
+	s.ops = nil
 }
 
 func (s *service) op(i int) *windows.Overlapped {
@@ -98,18 +104,15 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
-	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
 	}
-	s, err := e.newService(opt, h, acceptOps)
+	s, err := e.newService(opt, h)
 	if err != nil {
 		return nil, err
 	}
-	sa, family := sockaddr(ta)
-	s.family = family
-	if err := s.listen(sa); err != nil {
+	if err := s.listen(ta); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -130,23 +133,12 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	return s, nil
 }
 
-func (s *service) listen(sa windows.Sockaddr) error {
-	ln, err := newSocket(s.family)
+func (s *service) listen(ta *net.TCPAddr) error {
+	ln, bound, family, op, err := winsock.Listen(ta, windows.WSA_FLAG_REGISTERED_IO)
 	if err != nil {
-		return models.WrapOp(Name, "WSASocket", err)
+		return models.WrapOp(Name, op, err)
 	}
-	s.ln = ln
-	if err := windows.Bind(ln, sa); err != nil {
-		return models.WrapOp(Name, "bind", err)
-	}
-	if err := windows.Listen(ln, windows.SOMAXCONN); err != nil {
-		return models.WrapOp(Name, "listen", err)
-	}
-	bound, err := windows.Getsockname(ln)
-	if err != nil {
-		return models.WrapOp(Name, "getsockname", err)
-	}
-	s.addr = tcpAddr(bound)
+	s.ln, s.addr, s.family = ln, bound, family
 	s.lnLoop = s.e.loops[s.idx%len(s.e.loops)]
 	if _, err := windows.CreateIoCompletionPort(ln, s.lnLoop.port, mkKey(keyAccept, s.idx), 0); err != nil {
 		return models.WrapOp(Name, "CreateIoCompletionPort", err)
@@ -154,7 +146,7 @@ func (s *service) listen(sa windows.Sockaddr) error {
 	return nil
 }
 
-// postAccept issues AcceptEx for op i with a fresh RIO-capable socket; models.ErrClosed once
+// postAccept issues AcceptEx for slot i with a fresh RIO-capable socket; models.ErrClosed once
 // the service is closing (Close has closed, or is about to close, ln).
 func (s *service) postAccept(i int) error {
 	as, err := newSocket(s.family)
@@ -163,18 +155,11 @@ func (s *service) postAccept(i int) error {
 	}
 	s.acceptMu.Lock()
 	defer s.acceptMu.Unlock()
-	if s.closing.Load() {
+	if s.Closing() {
 		windows.Closesocket(as)
 		return models.ErrClosed
 	}
-	s.acceptSock[i] = as
-	ov := s.op(i)
-	*ov = windows.Overlapped{}
-	buf := &s.ops[i*opSize+int(unsafe.Sizeof(windows.Overlapped{}))]
-	var n uint32
-	err = windows.AcceptEx(s.ln, as, buf, 0, acceptAddrLen, acceptAddrLen, &n, ov)
-	if err != nil && err != windows.ERROR_IO_PENDING {
-		s.acceptSock[i] = windows.InvalidHandle
+	if err := s.accept.Post(i, s.ln, as); err != nil {
 		windows.Closesocket(as)
 		return models.WrapOp(Name, "AcceptEx", err)
 	}
@@ -183,15 +168,17 @@ func (s *service) postAccept(i int) error {
 
 // acceptDone runs on the listener's loop.
 func (s *service) acceptDone(ov *windows.Overlapped, err error) {
-	i := s.opIndex(ov)
+	i := s.accept.Index(ov)
+	if i < 0 {
+		return
+	}
 	s.acceptMu.Lock()
-	as, ln := s.acceptSock[i], s.ln
-	s.acceptSock[i] = windows.InvalidHandle
-	closing := s.closing.Load()
+	as := s.accept.Take(i)
+	closing := s.Closing()
+	var local, remote *net.TCPAddr
 	if err == nil && !closing {
 		// Under acceptMu: Close cannot close ln meanwhile.
-		err = windows.Setsockopt(as, windows.SOL_SOCKET, windows.SO_UPDATE_ACCEPT_CONTEXT,
-			(*byte)(unsafe.Pointer(&ln)), int32(unsafe.Sizeof(ln)))
+		local, remote, err = s.accept.Accepted(i, s.ln, as)
 	}
 	s.acceptMu.Unlock()
 	if err != nil || closing {
@@ -200,29 +187,24 @@ func (s *service) acceptDone(ov *windows.Overlapped, err error) {
 			s.wg.Done()
 			return
 		}
-		s.counters.AcceptError()
+		s.Counters().AcceptError()
 		s.rearm(i) // the peer gave up before the accept completed
 		return
 	}
-	var lsa, rsa *windows.RawSockaddrAny
-	var ll, rl int32
-	windows.GetAcceptExSockaddrs(&s.ops[i*opSize+int(unsafe.Sizeof(windows.Overlapped{}))], 0,
-		acceptAddrLen, acceptAddrLen, &lsa, &ll, &rsa, &rl)
-	local, remote := rawAddr(lsa), rawAddr(rsa)
 	s.rearm(i)
-	slot, ok := s.pool.Acquire()
+	slot, ok := s.Pool().Acquire()
 	if !ok {
-		s.counters.Refused()
+		s.Counters().Refused()
 		windows.Closesocket(as)
 		return
 	}
-	s.counters.Accepted()
+	s.Counters().Accepted()
 	ss := s.sessions[slot]
 	ss.mu.Lock() // hand-off to the session's loop: open reads these under mu
 	ss.sock, ss.local, ss.remote = as, local, remote
 	ss.mu.Unlock()
 	s.wg.Add(1)
-	if err := windows.PostQueuedCompletionStatus(ss.lp.port, uint32(slot), mkKey(keyOpen, s.idx), nil); err != nil {
+	if err := postQueued(ss.lp.port, uint32(slot), mkKey(keyOpen, s.idx), nil); err != nil {
 		ss.openFailed(models.WrapOp(Name, "PostQueuedCompletionStatus", err))
 	}
 }
@@ -235,7 +217,7 @@ const acceptRetry = 10 * time.Millisecond
 // (the op keeps its wg count meanwhile), so a burst of failures never leaves the listener
 // without pending accepts; once the service is closing the op retires.
 func (s *service) rearm(i int) {
-	if s.closing.Load() {
+	if s.Closing() {
 		s.wg.Done()
 		return
 	}
@@ -244,20 +226,9 @@ func (s *service) rearm(i int) {
 			s.wg.Done()
 			return
 		}
-		s.counters.AcceptError()
+		s.Counters().AcceptError()
 		time.AfterFunc(acceptRetry, func() { s.rearm(i) })
 	}
-}
-
-func rawAddr(r *windows.RawSockaddrAny) net.Addr {
-	if r == nil {
-		return &net.TCPAddr{}
-	}
-	sa, err := r.Sockaddr()
-	if err != nil {
-		return &net.TCPAddr{}
-	}
-	return tcpAddr(sa)
 }
 
 // Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service of opt.Conns sessions.
@@ -267,7 +238,6 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
-	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
@@ -275,12 +245,12 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err := windows.LoadConnectEx(); err != nil {
 		return nil, models.WrapOp(Name, "WSAIoctl(WSAID_CONNECTEX)", err)
 	}
-	s, err := e.newService(opt, h, opt.PoolSize)
+	s, err := e.newService(opt, h)
 	if err != nil {
 		return nil, err
 	}
 	s.addr = ta
-	s.raddr, s.family = sockaddr(ta)
+	s.family, s.raddr = sock.Sockaddr(ta)
 	if err := e.register(s); err != nil {
 		s.Close()
 		return nil, err
@@ -314,15 +284,15 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 // dial takes a slot and issues ConnectEx for it; done (may be nil) gets the attempt's result
 // (models.ErrClosed once the service is closing). The caller holds a wg reference.
 func (s *service) dial(done func(error)) {
-	if s.closing.Load() {
+	if s.Closing() {
 		if done != nil {
 			done(models.ErrClosed)
 		}
 		return
 	}
-	slot, ok := s.pool.Acquire()
+	slot, ok := s.Pool().Acquire()
 	if !ok {
-		s.counters.Refused()
+		s.Counters().Refused()
 		if done != nil {
 			done(models.ErrPoolExhausted)
 		}
@@ -334,22 +304,14 @@ func (s *service) dial(done func(error)) {
 	ss.mu.Lock()
 	ss.connectDoneFn = done
 	ss.mu.Unlock()
-	sock, err := newSocket(s.family)
+	sock, op, err := winsock.DialSocket(s.family, windows.WSA_FLAG_REGISTERED_IO)
 	if err != nil {
-		ss.connectFailed(models.WrapOp(Name, "WSASocket", err))
+		ss.connectFailed(models.WrapOp(Name, op, err))
 		return
 	}
 	ss.mu.Lock()
 	ss.sock = sock
 	ss.mu.Unlock()
-	var any windows.Sockaddr = &windows.SockaddrInet4{}
-	if s.family == windows.AF_INET6 {
-		any = &windows.SockaddrInet6{}
-	}
-	if err := windows.Bind(sock, any); err != nil { // ConnectEx needs a bound socket
-		ss.connectFailed(models.WrapOp(Name, "bind", err))
-		return
-	}
 	if _, err := windows.CreateIoCompletionPort(sock, ss.lp.port, mkKey(keyConnect, s.idx), 0); err != nil {
 		ss.connectFailed(models.WrapOp(Name, "CreateIoCompletionPort", err))
 		return
@@ -358,7 +320,7 @@ func (s *service) dial(done func(error)) {
 	// the pool, and cancelConnect takes mu, so either this attempt is pending (connecting)
 	// when Close cancels it, or it is never made.
 	ss.mu.Lock()
-	if s.closing.Load() {
+	if s.Closing() {
 		ss.mu.Unlock()
 		ss.connectFailed(models.ErrClosed)
 		return
@@ -387,26 +349,12 @@ func (s *service) connectDone(ov *windows.Overlapped, err error) {
 		ss.connectFailed(models.WrapOp(Name, "ConnectEx", err))
 		return
 	}
-	if err := windows.Setsockopt(sock, windows.SOL_SOCKET, windows.SO_UPDATE_CONNECT_CONTEXT, nil, 0); err != nil {
-		ss.connectFailed(models.WrapOp(Name, "setsockopt(SO_UPDATE_CONNECT_CONTEXT)", err))
+	local, remote, err := winsock.Connected(sock, s.addr.(*net.TCPAddr))
+	if err != nil {
+		ss.connectFailed(models.WrapOp(Name, "ConnectEx", err))
 		return
 	}
-	var local, remote net.Addr = &net.TCPAddr{}, s.addr
-	if sa, err := windows.Getsockname(sock); err == nil {
-		local = tcpAddr(sa)
-	}
-	if sa, err := windows.Getpeername(sock); err == nil {
-		remote = tcpAddr(sa)
-	}
-	// TCP simultaneous open: with nothing listening on a local target port, the kernel may pick
-	// that very port for our bind(0) and connect the socket to itself (Wine does, even with the
-	// port held by a bound socket). Go's dialer checks for this too (selfConnect); it is a
-	// refused connection.
-	if l, ok := local.(*net.TCPAddr); ok && l.Port != 0 && l.String() == remote.String() {
-		ss.connectFailed(models.WrapOp(Name, "ConnectEx", windows.WSAECONNREFUSED))
-		return
-	}
-	s.counters.Connected()
+	s.Counters().Connected()
 	ss.mu.Lock()
 	ss.local, ss.remote = local, remote
 	done := ss.connectDoneFn
@@ -420,7 +368,7 @@ func (s *service) connectDone(ov *windows.Overlapped, err error) {
 
 // redialLater schedules one reconnect attempt for an auto-reconnect service.
 func (s *service) redialLater() {
-	if s.opt.Type != models.ServiceClientAutoReconnect || s.closing.Load() {
+	if !s.AutoReconnect() || s.Closing() {
 		return
 	}
 	s.wg.Add(1)
@@ -429,52 +377,52 @@ func (s *service) redialLater() {
 		select {
 		case <-s.quit:
 			return
-		case <-time.After(s.opt.ReconnectDelay):
+		case <-time.After(s.Options().ReconnectDelay):
 		}
-		if !s.closing.Load() {
+		if !s.Closing() {
 			s.dial(nil)
 		}
 	}()
 }
 
-// Close stops accepting/reconnecting, kicks every session with KickShutdown and waits for
-// their OnDisconnect, then frees the service's OVERLAPPEDs.
+// Close stops accepting/reconnecting, kicks every session with KickShutdown once (and cancels
+// pending ConnectEx calls) and waits for their OnDisconnect, then frees the service's
+// OVERLAPPEDs. One pass suffices: closing is set first, a ConnectEx is issued under ss.mu
+// after a look at closing (cancelConnect takes mu), and open kicks a session that opens
+// after the pass (models.ServiceCore.Opened).
 func (s *service) Close() error {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	s.closing.Store(true)
+	s.CloseOnce(s.e.inside.Current(), s.stop, s.kickAll, s.wg.Wait, s.free)
+	return nil
+}
+
+// stop closes the listen socket: pending AcceptEx complete with an error.
+func (s *service) stop() {
 	close(s.quit)
 	s.acceptMu.Lock() // after closing is set: postAccept, which checks it under acceptMu, posts no more
 	if s.ln != windows.InvalidHandle {
-		windows.Closesocket(s.ln) // pending AcceptEx complete with an error
+		windows.Closesocket(s.ln)
 		s.ln = windows.InvalidHandle
 	}
 	s.acceptMu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	for {
-		for _, slot := range s.pool.Alive() {
-			ss := s.sessions[slot]
-			if ss.Refs() > 0 {
-				ss.Kick(models.KickShutdown)
-			} else {
-				ss.cancelConnect()
-			}
-		}
-		select {
-		case <-done:
-			for _, ss := range s.sessions {
-				ss.releaseSlice()
-			}
-			virtualFree(s.ops)
-			s.ops = nil
-			s.e.removeService(s)
-			return nil
-		case <-time.After(10 * time.Millisecond):
+}
+
+func (s *service) kickAll() {
+	for _, slot := range s.Pool().Alive() {
+		ss := s.sessions[slot]
+		if ss.Refs() > 0 {
+			ss.Kick(models.KickShutdown)
+		} else {
+			ss.cancelConnect()
 		}
 	}
+}
+
+func (s *service) free() {
+	for _, ss := range s.sessions {
+		if ss != nil {
+			ss.releaseSlice()
+		}
+	}
+	s.freeOps()
+	s.e.removeService(s)
 }

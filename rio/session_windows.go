@@ -3,10 +3,10 @@ package rio
 import (
 	"net"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/windows"
 
+	"github.com/iobench/iobench/internal/sock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -48,7 +48,6 @@ type session struct {
 	hasSlice bool
 	rb       models.RecvBuffer // over sl.recv; touched only by the loop, with no receive posted
 	sq       models.SendQueue
-	draining atomic.Bool // peer half-closed: write out the queue, then KickRecv0
 
 	local, remote net.Addr    // handed to open by the accept or connect path, under mu
 	connectDoneFn func(error) // Connect's first-attempt signal, under mu
@@ -71,14 +70,14 @@ func (ss *session) open() error {
 	}
 	// The accept or connect path handed sock and the addresses over under mu.
 	ss.mu.Lock()
-	sock, local, remote := ss.sock, ss.local, ss.remote
+	sockh, local, remote := ss.sock, ss.local, ss.remote
 	ss.mu.Unlock()
-	rq, err := l.createRQ(sock, ss.key)
+	rq, err := l.createRQ(sockh, ss.key)
 	if err != nil {
 		ss.openFailed(err)
 		return err
 	}
-	windows.SetsockoptInt(sock, windows.IPPROTO_TCP, windows.TCP_NODELAY, 1) // as Go net does
+	sock.SetNoDelay(sockh)
 	ss.mu.Lock()
 	ss.rq = rq
 	ss.closed = false
@@ -88,13 +87,10 @@ func (ss *session) open() error {
 	ss.mu.Unlock()
 	ss.rb.Init(ss.sl.recv)
 	ss.sq.Reset(s.e.cfg.SendQueueLimit)
-	ss.draining.Store(false)
 	ss.Open(local, remote)
-	ss.AddRef() // OnConnect
-	if s.closing.Load() {
-		ss.Kick(models.KickShutdown)
-	}
-	s.h.OnConnect(ss)
+	ss.AddRef()  // OnConnect
+	s.Opened(ss) // Close kicks once; a session it could not see kicks itself here
+	s.Handler().OnConnect(ss)
 	ss.postRecv()
 	ss.releaseOnLoop()
 	return nil
@@ -109,8 +105,8 @@ func (ss *session) openFailed(err error) {
 		ss.sock = windows.InvalidHandle
 	}
 	ss.mu.Unlock()
-	s.counters.Refused() // counted as a refusal for lack of kernel resources
-	s.pool.Release(ss.slot)
+	s.Counters().Refused() // counted as a refusal for lack of kernel resources
+	s.Pool().Release(ss.slot)
 	s.redialLater()
 	s.wg.Done()
 }
@@ -127,8 +123,8 @@ func (ss *session) connectFailed(err error) {
 	done := ss.connectDoneFn
 	ss.connectDoneFn = nil
 	ss.mu.Unlock()
-	s.counters.ConnectFailed()
-	s.pool.Release(ss.slot)
+	s.Counters().ConnectFailed()
+	s.Pool().Release(ss.slot)
 	if done != nil {
 		done(err)
 	}
@@ -160,7 +156,7 @@ func noteDeferred(count *int, flags uint32) {
 // held.
 func (ss *session) postRecv() {
 	ss.mu.Lock()
-	if ss.closed || ss.recvPosted || ss.draining.Load() {
+	if ss.closed || ss.recvPosted || ss.Draining() {
 		ss.mu.Unlock()
 		return
 	}
@@ -189,22 +185,16 @@ func (ss *session) recvDone(status int32, n uint32) {
 	ss.mu.Lock()
 	ss.recvPosted = false
 	ss.mu.Unlock()
+	s := ss.svc
 	switch {
 	case ss.Kicked():
 	case status != 0:
-		ss.Kick(models.KickRecvError)
-	case n == 0: // graceful half-close: write out what is queued, then KickRecv0
-		ss.draining.Store(true)
+		ss.RecvFailed(ss)
+	case n == 0: // graceful half-close: write out what is queued and in flight, then KickRecv0
+		ss.SetDraining()
 		ss.finishDrain()
-	default:
-		s := ss.svc
-		ss.rb.Commit(int(n))
-		s.counters.Read(int(n))
-		if k := ss.rb.Deliver(s.h, ss); k != models.KickNone {
-			ss.Kick(k)
-		} else {
-			ss.postRecv()
-		}
+	case ss.Received(ss, s.Handler(), s.Counters(), &ss.rb, int(n)):
+		ss.postRecv()
 	}
 	ss.releaseOnLoop()
 }
@@ -212,7 +202,7 @@ func (ss *session) recvDone(status int32, n uint32) {
 // Send implements models.Session: copy into the SendQueue; the caller that starts the writer
 // turn pumps it into registered send parts at once.
 func (ss *session) Send(p []byte) error {
-	start, err := ss.Enqueue(ss, &ss.sq, &ss.svc.counters, p)
+	start, err := ss.Enqueue(ss, &ss.sq, ss.svc.Counters(), p)
 	if err != nil {
 		return err
 	}
@@ -306,8 +296,8 @@ func (ss *session) sendDone(part int, status int32, n uint32) {
 	if kick != models.KickNone {
 		ss.Kick(kick)
 	} else if !ss.Kicked() {
-		ss.svc.counters.Wrote(sent)
-		ss.svc.h.OnSend(ss, sent)
+		ss.svc.Counters().Wrote(sent) // Advance ran when pump copied the bytes into the part
+		ss.svc.Handler().OnSend(ss, sent)
 		ss.pump()
 		ss.finishDrain()
 	}
@@ -316,7 +306,7 @@ func (ss *session) sendDone(part int, status int32, n uint32) {
 
 // finishDrain closes a half-closed session once everything queued has been written.
 func (ss *session) finishDrain() {
-	if !ss.draining.Load() {
+	if !ss.Draining() {
 		return
 	}
 	ss.mu.Lock()
@@ -362,7 +352,7 @@ func (ss *session) Kick(r models.KickReason) {
 
 	if ss.sock != windows.InvalidHandle {
 		if r != models.KickRecv0 {
-			windows.SetsockoptLinger(ss.sock, windows.SOL_SOCKET, windows.SO_LINGER, &windows.Linger{Onoff: 1, Linger: 0})
+			sock.SetAbortive(ss.sock)
 		}
 		closeSocket(ss.sock)
 		ss.sock = windows.InvalidHandle
@@ -371,7 +361,7 @@ func (ss *session) Kick(r models.KickReason) {
 	if ss.ReleaseRef() == 0 {
 		// Off the loop (nothing in flight and no callback running): finalize on the loop so
 		// OnDisconnect keeps running where the session's other callbacks ran.
-		if err := windows.PostQueuedCompletionStatus(ss.lp.port, uint32(ss.slot), mkKey(keyFinalize, ss.svc.idx), nil); err != nil {
+		if err := postQueued(ss.lp.port, uint32(ss.slot), mkKey(keyFinalize, ss.svc.idx), nil); err != nil {
 			panic(models.WrapOp(Name, "PostQueuedCompletionStatus(finalize)", err))
 		}
 	}
@@ -391,13 +381,7 @@ func (ss *session) finalize() {
 	ss.mu.Lock()
 	ss.rq = 0
 	ss.mu.Unlock()
-	r := ss.Reason()
-	s.h.OnDisconnect(ss, r)
-	s.counters.Disconnected(r)
-	ss.sq.Release()
-	ss.Retire()
-	s.pool.Release(ss.slot)
-	s.redialLater()
+	s.EndSession(ss, &ss.SessionCore, &ss.sq, ss.slot) // its redial's wg reference comes first
 	s.wg.Done()
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/windows"
 
+	"github.com/iobench/iobench/internal/winsock"
 	"github.com/iobench/iobench/models"
 )
 
@@ -125,9 +126,11 @@ var closeSocket = windows.Closesocket
 // newSocket creates an overlapped socket usable with RIO (WSA_FLAG_REGISTERED_IO), AcceptEx
 // and ConnectEx. https://learn.microsoft.com/windows/win32/api/winsock2/nf-winsock2-wsasocketw
 func newSocket(family int) (windows.Handle, error) {
-	return windows.WSASocket(int32(family), windows.SOCK_STREAM, windows.IPPROTO_TCP, nil, 0,
-		windows.WSA_FLAG_OVERLAPPED|windows.WSA_FLAG_REGISTERED_IO|windows.WSA_FLAG_NO_HANDLE_INHERIT)
+	return winsock.Socket(family, windows.WSA_FLAG_REGISTERED_IO)
 }
+
+// postQueued is PostQueuedCompletionStatus; a variable so a test can make it fail.
+var postQueued = windows.PostQueuedCompletionStatus
 
 // rioCreateCompletionQueue: RIO_CQ RIOCreateCompletionQueue(DWORD QueueSize,
 // PRIO_NOTIFICATION_COMPLETION NotificationCompletion); RIO_INVALID_CQ on failure.
@@ -251,21 +254,8 @@ func (vaSegs) free(mem []byte, id uintptr) {
 // virtualAlloc commits size bytes of zeroed memory the Go garbage collector neither scans nor
 // moves: kernel-owned memory (registered buffers, OVERLAPPEDs) lives there.
 func virtualAlloc(size int) ([]byte, error) {
-	addr, err := windows.VirtualAlloc(0, uintptr(size), windows.MEM_COMMIT|windows.MEM_RESERVE, windows.PAGE_READWRITE)
-	if err != nil {
-		return nil, models.WrapOp(Name, "VirtualAlloc", err)
-	}
-	p := *(*unsafe.Pointer)(unsafe.Pointer(&addr)) // not a Go pointer: no hiding involved
-	return unsafe.Slice((*byte)(p), size), nil
+	mem, err := winsock.VirtualBytes(size)
+	return mem, models.WrapOp(Name, "VirtualAlloc", err)
 }
 
-func virtualFree(mem []byte) {
-	if len(mem) > 0 {
-		windows.VirtualFree(uintptr(unsafe.Pointer(&mem[0])), 0, windows.MEM_RELEASE)
-	}
-}
-
-// isWine reports whether the process runs under Wine (ntdll exports wine_get_version).
-func isWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
-}
+func virtualFree(mem []byte) { winsock.VirtualFreeBytes(mem) }

@@ -20,40 +20,30 @@
 //
 //   - "multishot" (the default): one multishot recv per session (IORING_RECV_MULTISHOT with
 //     IOSQE_BUFFER_SELECT) drawing from the loop's provided-buffer ring
-//     (IORING_REGISTER_PBUF_RING). A completion's bytes are copied from the provided buffer
-//     into the session's models.RecvBuffer, the buffer goes straight back to the ring, and
-//     RecvBuffer.Deliver calls OnRecv. -ENOBUFS or any other end of the multishot (no
+//     (IORING_REGISTER_PBUF_RING). A completion's bytes are delivered in place, with
+//     models.RecvBuffer.DeliverFrom: OnRecv sees the provided buffer itself, and only a
+//     partial frame left at its end is copied into the session's RecvBuffer; the buffer then
+//     goes straight back to the ring. -ENOBUFS or any other end of the multishot (no
 //     IORING_CQE_F_MORE, e.g. after a CQ overflow) re-arms it.
 //   - "direct": a single-shot IORING_OP_RECV straight into the RecvBuffer's free space (the
 //     buffer is pinned with runtime.Pinner for the session's life), re-submitted after each
 //     completion, with IORING_RECVSEND_POLL_FIRST when the last one drained the socket. No
 //     buffer ring.
 //
-// Copies per message, stated honestly: the other backends copy kernel→RecvBuffer once; the
-// multishot mode copies kernel→provided buffer→RecvBuffer, one extra user-space memcpy of
-// every received byte. The direct mode has exactly the other backends' copies. Multishot is
-// the default because it is what the io_uring networking guidance recommends and what the C
-// reference echo used: one armed request per connection for its whole life, and receive
-// memory shared by all the loop's connections instead of one pinned buffer per connection in
-// flight. On this project's 2-core test VM (100 connections, closed loop, Go client on the
-// same cores) the two modes measured within noise of each other: 0.22–0.32 syscalls/msg at
-// depth 1 and 0.07–0.14 at depth 8 with 64-byte messages, 7–10 µs server CPU per message at
-// depth 1 either way, and no consistent difference with 16 KiB messages. With the harness
-// (iobench serve --backend uring, iobench load --conns 100 --size 64, gnet client) the default
-// mode made 0.21–0.30 syscalls/msg at depth 1 and 0.041–0.043 at depth 8, counted with perf
-// stat raw_syscalls:sys_enter on the server (the Go runtime's own futex/nanosleep calls
-// around the blocking io_uring_enter are about a third of those); the direct mode made
-// 0.25–0.71 at depth 1 (bimodal across runs) and 0.047 at depth 8. That spread is the other
-// reason multishot stays the default. The harness can compare the modes by running the
-// server with each value.
+// Copies per message: the multishot mode copies kernel→provided buffer once and a straddling
+// frame's head once more (as gnet does from its loop buffer); the direct mode copies
+// kernel→RecvBuffer, as netstd and epoll do. Multishot is the default because it is what the
+// io_uring networking guidance recommends: one armed request per connection for its whole
+// life, and receive memory shared by all the loop's connections instead of one pinned buffer
+// per connection in flight. The README records how the two modes measured.
 //
 // Send: models.SendQueue; the loop takes Peek views into the session's iovec array (mmapped
 // memory, stable until the CQE), pins the chunks with runtime.Pinner, submits one
-// IORING_OP_SENDMSG, and on its CQE calls OnSend, Advance(n) and resubmits if more is queued.
-// A Send made on the loop thread (from OnRecv, the echo case) costs no wake-up: the loop is
-// not waiting then, so the write is simply queued into the next enter. A Send, Kick or Post
-// from another goroutine wakes the loop through an eventfd read kept armed on the ring,
-// written only when the loop is actually blocked in io_uring_enter.
+// IORING_OP_SENDMSG, and on its CQE applies models Wrote (count, OnSend, Advance) and
+// resubmits if more is queued. A Send made on the loop thread (from OnRecv, the echo case)
+// costs no wake-up: the loop is not waiting then, so the write is simply queued into the next
+// enter. A Send, Kick or Post from another goroutine wakes the loop through an eventfd read
+// kept armed on the ring, written only when the loop is actually blocked in io_uring_enter.
 //
 // Memory the kernel reads or writes (rings, SQEs, provided buffers, msghdr/iovec arrays,
 // the eventfd counter) is mmapped outside the Go heap; send chunks (Go heap, from the shared
@@ -62,26 +52,17 @@
 //
 // Close cancels every in-flight request (IORING_OP_ASYNC_CANCEL by fd, or every request of the
 // ring when a loop stops) and waits for their completions before closing descriptors and
-// unmapping memory. Post runs jobs on loop 0, FIFO; a job blocks loop 0's I/O while it runs,
-// as a PostQueuedCompletionStatus job blocks an IOCP thread. Callbacks and jobs run on the
-// loops, so they must not call Service.Close or Engine.Close (which wait for the loops).
+// unmapping memory; the session's end is models.ServiceCore.EndSession. Post runs jobs on
+// loop 0, FIFO; a job blocks loop 0's I/O while it runs, as a PostQueuedCompletionStatus job
+// blocks an IOCP thread. Engine.Close, Service.Close and Connect called from a loop (a
+// callback or a Post job) start their work and return without waiting, since a loop cannot
+// wait for itself.
+//
+// Files: engine_linux.go (Engine, Listen, Connect, Close), service_linux.go (services,
+// listeners, connect attempts), session_linux.go (a session's receive, send and end),
+// loop_linux.go (the ring's loop, its inbox and completion dispatch), ring_linux.go and
+// sys_linux.go (the ring and the system calls), probe_linux.go (feature checks).
 //
 // On other systems, and on kernels without the features above, the backend registers anyway
 // and Available/New return models.Unsupported with the missing feature.
 package uring
-
-import "github.com/iobench/iobench/models"
-
-// Name is the backend name.
-const Name = "uring"
-
-func init() {
-	models.Register(models.Backend{
-		Name:      Name,
-		Summary:   "raw io_uring proactor: multishot accept/recv, provided-buffer rings, sendmsg gather writes",
-		Available: available,
-		New:       newEngine,
-		Note: "receive mode from IOBENCH_URING_RECV: multishot (default; one extra memcpy, " +
-			"provided buffer→RecvBuffer) or direct (single-shot recv into the RecvBuffer, equal copies)",
-	})
-}

@@ -15,16 +15,9 @@ import (
 	"github.com/iobench/iobench/harness"
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/plots"
-
-	// Every backend registers itself; those this platform lacks register as unavailable.
-	_ "github.com/iobench/iobench/epoll"
-	_ "github.com/iobench/iobench/gnet"
-	_ "github.com/iobench/iobench/iocp"
-	_ "github.com/iobench/iobench/netpoll"
-	_ "github.com/iobench/iobench/netstd"
-	_ "github.com/iobench/iobench/rio"
-	_ "github.com/iobench/iobench/uring"
 )
+
+// The backends are linked by backends.go, generated from the tree (go generate ./cmd/iobench).
 
 type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error

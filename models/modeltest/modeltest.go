@@ -27,6 +27,12 @@
 //     goroutines Send: one OnDisconnect with the first reason, the peer sees the close,
 //     Send afterwards returns ErrClosed, the service keeps serving.
 //   - half_close: 512 KiB then CloseWrite; the echo comes back whole, then EOF; KickRecv0.
+//   - half_close_drain: 12 MiB written without reading, then CloseWrite: the server sees the
+//     EOF with the echo queued, writes it all out, then a FIN; KickRecv0.
+//   - backpressure: 12 MiB echoed to a peer that reads only later: writes block and resume,
+//     every byte in order, BytesSent exact.
+//   - framed_windows: length-prefixed frames straddling reads with 64 B and 64 KiB
+//     RecvBuffers: the echo equals the input, no window exceeds RecvBufferSize.
 //   - peer_reset: SO_LINGER 0 close mid-stream; recv/send/io error reason, still serving.
 //   - slow_consumer: a peer that never reads is flooded until Send returns
 //     ErrSendQueueFull; KickSendQueueFull; bytes queued within the limit; heap growth
@@ -47,6 +53,11 @@
 //     goroutine or (Linux) file descriptor of the engine remains.
 //   - close_racing_setup: Engine.Close while 4 goroutines keep calling Listen and Connect:
 //     returns, every session disconnected, no listener, goroutine or fd left behind.
+//   - parity/*: the parity rules of the models package doc: nil_handler (Listen and Connect
+//     refuse it), nodelay (accepted and dialled sockets, found by address among the
+//     process's descriptors; Unix only), linger (an abortive kick resets the peer),
+//     counters_in_disconnect, close_inside (Engine.Close from a callback and from a Post job
+//     returns), many_services (4200 services opened and closed on one engine).
 //   - bad_usage/*: bad listen addresses and a port in use give an error wrapping
 //     *models.OpError; negative Config and ServiceOptions fields, wrong service types and a
 //     pool smaller than Conns give ErrBadConfig.
@@ -107,6 +118,9 @@ func cases() []testCase {
 		testCase{"pool_exhaustion", testPoolExhaustion},
 		testCase{"kick", testKick},
 		testCase{"half_close", testHalfClose},
+		testCase{"half_close_drain", testHalfCloseDrain},
+		testCase{"backpressure", testBackpressure},
+		testCase{"framed_windows", testFramedWindows},
 		testCase{"peer_reset", testPeerReset},
 		testCase{"slow_consumer", testSlowConsumer},
 		testCase{"oversize_frame", testOversizeFrame},
@@ -117,6 +131,12 @@ func cases() []testCase {
 		testCase{"close_in_flight", testCloseInFlight},
 		testCase{"close_racing_setup", testCloseRacingSetup},
 		testCase{"bad_usage", testBadUsage},
+		testCase{"parity/nil_handler", testNilHandler},
+		testCase{"parity/nodelay", testNoDelay},
+		testCase{"parity/linger", testLinger},
+		testCase{"parity/counters_in_disconnect", testCountersInDisconnect},
+		testCase{"parity/close_inside", testCloseInside},
+		testCase{"parity/many_services", testManyServices},
 	)
 	return append(cs, hostileCases()...)
 }

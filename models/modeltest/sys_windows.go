@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/iobench/iobench/internal/winsock"
 )
 
 // deadAddr returns an address nobody listens on, held until release by a socket that is bound
@@ -50,13 +52,8 @@ func reListenable(tb testing.TB) (string, func() (net.Listener, error)) {
 	return addr, func() (net.Listener, error) { return net.Listen("tcp", addr) }
 }
 
-var wineOnce = sync.OnceValue(func() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
-})
-
-// underWine reports whether this Windows binary runs under Wine (ntdll exports
-// wine_get_version there; Windows' does not).
-func underWine() bool { return wineOnce() }
+// underWine reports whether this Windows binary runs under Wine.
+func underWine() bool { return winsock.UnderWine() }
 
 // processCPU is this process's user+system CPU time (GetProcessTimes on the current process:
 // https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes).

@@ -1,0 +1,156 @@
+//go:build linux || darwin
+
+package netpoll
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+
+	cnetpoll "github.com/cloudwego/netpoll"
+
+	"github.com/iobench/iobench/internal/adapter"
+	"github.com/iobench/iobench/models"
+)
+
+// newService builds a service and makes it visible to Engine.Close. prepare (if not nil) sets
+// what Close reads (the SERVER's EventLoop) before that, and the service holds its setup
+// reference (adapter.Service) until Listen knows Serve can be shut down, or Connect's dialers
+// hold their own: a Close racing Listen or Connect neither reads a half-built service nor
+// shuts down an EventLoop before its Serve can see it.
+func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, prepare func(*service) error) (*service, error) {
+	s := &service{eng: e}
+	if err := s.Init(opt, h, addr, s.dial); err != nil {
+		return nil, err
+	}
+	s.sessions = make([]*session, opt.PoolSize)
+	for i := range s.sessions {
+		ss := &session{svc: s, slot: i}
+		ss.ctx = &sessionCtx{Context: context.Background(), ss: ss}
+		ss.requestFn = ss.clientRequest
+		ss.closeFn = ss.onClosed
+		ss.flushFn = ss.flushTask
+		ss.writev = ss.write
+		ss.InitCore()
+		s.sessions[i] = ss
+	}
+	if prepare != nil {
+		if err := prepare(s); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.AddService(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+type service struct {
+	adapter.Service
+	eng      *Engine
+	sessions []*session
+	// sideWriters and drains count side writers started (backpressure or half-close) and
+	// half-close drains handed to them: rare paths, counted so tests can see they ran.
+	sideWriters, drains atomic.Uint64
+
+	evl       cnetpoll.EventLoop // SERVER
+	serveDone chan struct{}
+}
+
+var _ models.Service = (*service)(nil)
+
+// Close stops accepting/dialling, kicks every open session once with KickShutdown, waits for
+// every OnDisconnect and adapter goroutine (events, no poll), then shuts the EventLoop down.
+func (s *service) Close() error {
+	var err error
+	s.CloseService(s.eng.Inside.Current(), nil, func() { models.KickOpen(&s.ServiceCore, s.sessions) }, func() {
+		if s.evl != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = s.evl.Shutdown(ctx)
+			cancel()
+			<-s.serveDone
+		}
+		s.eng.RemoveService(s)
+	})
+	return models.WrapOp(Name, "shutdown", err)
+}
+
+// onConnect is netpoll's OnConnect for accepted connections (on a gopool goroutine, before
+// any OnRequest of the connection).
+func (s *service) onConnect(ctx context.Context, c cnetpoll.Connection) context.Context {
+	ss := s.start(c)
+	if ss == nil {
+		return ctx
+	}
+	ss.release()
+	return ss.ctx
+}
+
+// onRequest is netpoll's OnRequest for accepted connections.
+func (s *service) onRequest(ctx context.Context, c cnetpoll.Connection) error {
+	sc, _ := ctx.(*sessionCtx)
+	if sc == nil { // refused: drop what arrived
+		c.Reader().Skip(c.Reader().Len())
+		c.Reader().Release()
+		return nil
+	}
+	sc.ss.handle(c)
+	return nil
+}
+
+// start takes a pooled session for c (or refuses it), registers the close callback and runs
+// OnConnect. It runs with netpoll's processing lock held (server) or before OnRequest is set
+// (client), so no OnRequest can run before it returns. The session comes back with an extra
+// hold, so a close during OnConnect cannot finalize it before the caller is done with it;
+// the session holds the service (TryHold) until its end.
+func (s *service) start(c cnetpoll.Connection) *session {
+	if !s.TryHold() {
+		c.Close()
+		return nil
+	}
+	slot, ok := s.Pool().Acquire()
+	if !ok {
+		s.Counters().Refused()
+		s.Release()
+		c.Close()
+		return nil
+	}
+	if s.Type() == models.ServiceServer {
+		s.Counters().Accepted()
+	} else {
+		s.Counters().Connected()
+	}
+	ss := s.sessions[slot]
+	ss.open(c, s.eng.Cfg)
+	s.Opened(ss)
+	ss.holds.Add(1)
+	c.AddCloseCallback(ss.closeFn)
+	ss.inCb.Store(true)
+	s.Handler().OnConnect(ss)
+	ss.endCallbacks()
+	return ss
+}
+
+func (s *service) dial() error {
+	c, err := cnetpoll.DialConnection("tcp", s.Addr().String(), 10*time.Second)
+	if err != nil {
+		s.Counters().ConnectFailed()
+		return err
+	}
+	ss := s.start(c)
+	if ss == nil {
+		if s.Closing() {
+			return models.ErrClosed
+		}
+		return models.ErrPoolExhausted
+	}
+	c.SetOnRequest(ss.requestFn)
+	if !c.IsActive() {
+		// Closed by the peer before the callbacks were in place: netpoll runs close callbacks
+		// of a connection without handlers only on a user Close.
+		c.Close()
+	}
+	ss.release()
+	return nil
+}
