@@ -62,6 +62,9 @@ type LoadConfig struct {
 	Depth     int     // closed loop: messages in flight per connection
 	Rate      float64 // open loop: total msgs/s over all active connections (0 = closed loop)
 
+	// ConnectTimeout bounds the whole connect phase: every connection up (default 10 s).
+	ConnectTimeout time.Duration
+
 	Warmup   time.Duration
 	Duration time.Duration
 	// Drain bounds the wait for replies in flight after the window (default 5 s).
@@ -213,11 +216,30 @@ func (c *LoadConfig) Validate() error {
 	if c.Drain == 0 {
 		c.Drain = 5 * time.Second
 	}
+	if c.ConnectTimeout < 0 {
+		return fmt.Errorf("--connect-timeout %v must not be negative", c.ConnectTimeout)
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
 	if c.ClientBackend == "" {
 		c.ClientBackend = DefaultClientBackend()
 	}
+	if b, err := models.Lookup(c.ClientBackend); err != nil {
+		return fmt.Errorf("--client-backend: %w", err)
+	} else if err := b.Available(); err != nil {
+		return fmt.Errorf("--client-backend %s: %w", c.ClientBackend, err)
+	}
 	return nil
 }
+
+// abandonBound is how long an aborted connect phase waits for the client engine to close
+// before it returns without it. (netpoll's dialer, for one, has its own fixed timeout that
+// Close does not cut short.)
+const abandonBound = 2 * time.Second
+
+// DefaultConnectTimeout bounds a load's connect phase when LoadConfig.ConnectTimeout is 0.
+const DefaultConnectTimeout = 10 * time.Second
 
 // clock is a monotonic nanosecond clock shared by every connection of a load.
 var clockBase = time.Now()
@@ -349,32 +371,11 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 		}
 	}
 	h := &loadHandler{g: g, up: &up, total: int64(cfg.Conns), ready: ready}
-	svc, err := eng.Connect(cfg.Target, h, opt)
+	svc, err := connectPhase(ctx, eng, cfg, h, opt)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cfg.Target, err)
+		return nil, err
 	}
 	defer svc.Close()
-	if !cfg.OneShot {
-		// Connect has made every first attempt; a CLIENT service does not retry a failed one.
-		deadline := time.After(10 * time.Second)
-		poll := time.NewTicker(10 * time.Millisecond)
-		defer poll.Stop()
-	wait:
-		for {
-			select {
-			case <-ready:
-				break wait
-			case <-poll.C:
-				if st := svc.Stats(); st.ConnectFailed > 0 {
-					return nil, fmt.Errorf("connect %s: %d of %d connections failed (%s)", cfg.Target, st.ConnectFailed, cfg.Conns, kickSummary(st))
-				}
-			case <-deadline:
-				return nil, fmt.Errorf("connect %s: only %d of %d connections came up in 10 s (%s)", cfg.Target, up.Load(), cfg.Conns, kickSummary(svc.Stats()))
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-	}
 	if cfg.BeforeTraffic != nil {
 		if err := cfg.BeforeTraffic(); err != nil {
 			return nil, err
@@ -505,6 +506,85 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 		return res, ctx.Err()
 	}
 	return res, nil
+}
+
+// connectPhase opens the load's connections within cfg.ConnectTimeout: Connect returns once
+// every first attempt has finished, which against a listener whose accept queue is full takes
+// the kernel's SYN retries (about two minutes), so it runs in its own goroutine while this one
+// watches the deadline and ctx. On either, the engine is closed, which aborts the attempts in
+// flight; a backend that still does not return from Connect is abandoned after a bound rather
+// than holding the command.
+func connectPhase(ctx context.Context, eng models.Engine, cfg LoadConfig, h *loadHandler, opt models.ServiceOptions) (models.Service, error) {
+	deadline := time.NewTimer(cfg.ConnectTimeout)
+	defer deadline.Stop()
+	type outcome struct {
+		svc models.Service
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		svc, err := eng.Connect(cfg.Target, h, opt)
+		done <- outcome{svc, err}
+	}()
+	abandon := func(err error) error {
+		closed := make(chan struct{})
+		go func() { eng.Close(); close(closed) }()
+		bound := time.NewTimer(abandonBound)
+		defer bound.Stop()
+		for done != nil || closed != nil {
+			select {
+			case o := <-done:
+				if o.svc != nil {
+					o.svc.Close()
+				}
+				done = nil
+			case <-closed:
+				closed = nil
+			case <-bound.C:
+				return err // the backend's attempt outlives its Close: leave it behind
+			}
+		}
+		return err
+	}
+	timedOut := func() error {
+		return fmt.Errorf("connect %s: timed out after %v with %d of %d connections up", cfg.Target, cfg.ConnectTimeout, h.up.Load(), cfg.Conns)
+	}
+	var svc models.Service
+	select {
+	case o := <-done:
+		if o.err != nil {
+			return nil, fmt.Errorf("connect %s: %w", cfg.Target, o.err)
+		}
+		svc = o.svc
+	case <-deadline.C:
+		return nil, abandon(timedOut())
+	case <-ctx.Done():
+		return nil, abandon(ctx.Err())
+	}
+	if cfg.OneShot {
+		return svc, nil
+	}
+	// Connect has made every first attempt; a CLIENT service does not retry a failed one.
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case <-h.ready:
+			return svc, nil
+		case <-poll.C:
+			if st := svc.Stats(); st.ConnectFailed > 0 {
+				svc.Close()
+				return nil, fmt.Errorf("connect %s: %d of %d connections failed (%s)", cfg.Target, st.ConnectFailed, cfg.Conns, kickSummary(st))
+			}
+		case <-deadline.C:
+			err := fmt.Errorf("%w (%s)", timedOut(), kickSummary(svc.Stats()))
+			svc.Close()
+			return nil, err
+		case <-ctx.Done():
+			svc.Close()
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // outstanding is the number of replies still expected: K deliveries per message sent, minus

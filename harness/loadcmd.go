@@ -27,6 +27,7 @@ func LoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: total messages per second, paced independently of replies")
 	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "measured window")
 	fs.DurationVar(&c.Warmup, "warmup", time.Second, "warm-up before the window (not measured)")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "bound on the whole connect phase (every connection up)")
 	fs.StringVar(&c.ClientBackend, "client-backend", "", "client backend (default: "+DefaultClientBackend()+", the cheapest available)")
 	fs.IntVar(&c.Loops, "loops", 0, "client event loops (0 = GOMAXPROCS)")
 	fs.IntVar(&c.Room, "room", 0, "broadcast: room size of a `serve --proto broadcast` server (framed; 0 = plain echo)")
@@ -48,10 +49,11 @@ func LoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	started := time.Now().UTC()
 	res, err := Load(ctx, c)
-	if err != nil {
-		if res == nil {
-			return cli.Failure(err)
+	if err != nil && res == nil {
+		if ctx.Err() != nil {
+			return cli.Interrupted(fmt.Errorf("interrupted before the load started: %w", err))
 		}
+		return cli.Failure(err)
 	}
 	r := loadResult(res, scenario)
 	printLoad(stdout, r, res)
@@ -64,6 +66,9 @@ func LoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return cli.Interrupted(fmt.Errorf("interrupted: the figures above cover %v of the %v window", res.Window.Round(time.Millisecond), c.Duration))
+		}
 		return cli.Failure(err)
 	}
 	if !res.OK() {
