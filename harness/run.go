@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -74,17 +75,33 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios of the suite to run (default: all)")
 	fs.StringVar(&c.Out, "out", "", "results folder (default results/<timestamp>)")
-	fs.IntVar(&c.Reps, "reps", 0, "repetitions per measurement, interleaved across backends (default: 5; 5 against 5 is the fewest that a Mann-Whitney test can call significant at 0.05)")
+	fs.IntVar(&c.Reps, "reps", 0, "repetitions per measurement, interleaved across backends (default: the suite's, 5; 5 against 5 is the fewest that a Mann-Whitney test can call significant at 0.05)")
 	fs.IntVar(&c.Loops, "loops", 0, "event loops / completion threads of every server backend (0 = GOMAXPROCS)")
 	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of every server (0 = the number of CPUs it is pinned to)")
 	fs.StringVar(&c.ClientBackend, "client-backend", "", "load generator backend, the same for every server (default: "+DefaultClientBackend()+")")
 	fs.BoolVar(&c.NoPin, "no-pin", false, "do not pin the server and the load generator to disjoint CPUs")
 	fs.BoolVar(&c.NoReport, "no-report", false, "do not write the HTML report")
-	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window")
-	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up")
+	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window (default: the workload's own)")
+	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up (default: the workload's own)")
 	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
+	}
+	var zero []string // flags given explicitly as 0, which would silently mean "the default"
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "reps":
+			if c.Reps == 0 {
+				zero = append(zero, "--reps 0 (give 1 or more)")
+			}
+		case "duration":
+			if c.Duration == 0 {
+				zero = append(zero, "--duration 0 (a window must be positive)")
+			}
+		}
+	})
+	if len(zero) > 0 {
+		return cli.Usagef("refused: %s", strings.Join(zero, "; "))
 	}
 	suite, ok := Suites[c.Suite]
 	if !ok {
@@ -110,6 +127,13 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if backends != "" {
 		c.Backends = splitList(backends)
+		seen := map[string]bool{}
+		for _, b := range c.Backends {
+			if seen[b] {
+				return cli.Usagef("--backends lists %s twice: to measure a backend against itself, list its A/A twin %s%s (one backend under two labels, interleaved like the rest)", b, b, results.AASuffix)
+			}
+			seen[b] = true
+		}
 	}
 	_, err := Run(ctx, c, stdout, stderr)
 	return err
@@ -215,7 +239,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	for _, w := range c.Workloads {
 		total += r.reps(w) * len(run)
 	}
-	step := 0
+	step, done, interrupted := 0, 0, 0
 	var failed []string
 	for _, w := range c.Workloads {
 		if ctx.Err() != nil {
@@ -239,6 +263,11 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 					res[b].Sweep = rp.sweep
 				}
 				timelines[b] = append(timelines[b], rp.timeline)
+				if rp.rep.Interrupted {
+					interrupted++
+				} else {
+					done++
+				}
 				fmt.Fprintf(stderr, "[%d/%d] %s %s rep %d/%d: %s (%.1fs)\n", step, total, b, w.Name(),
 					rep+1, r.reps(w), repLine(&rp.rep), time.Since(t0).Seconds())
 			}
@@ -246,7 +275,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 		for _, b := range run {
 			rr := res[b]
 			if len(rr.Repetitions) == 0 {
-				rr.Error = "not measured: run interrupted"
+				rr.Skipped = "not measured: the run was interrupted"
 				out.Results = append(out.Results, *rr)
 				continue
 			}
@@ -254,7 +283,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 			rr.LatencyTimeline = medianTimeline(rr, timelines[b])
 			for _, rep := range rr.Repetitions {
 				if rep.Error != "" {
-					rr.Error = fmt.Sprintf("repetition %d: %s", rep.Index, rep.Error)
+					rr.Error = fmt.Sprintf("repetition %d of %d: %s", rep.Index+1, r.reps(w), rep.Error)
 					failed = append(failed, fmt.Sprintf("%s %s: %s", b, w.Name(), rr.Error))
 					break
 				}
@@ -275,8 +304,8 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 		out.Env.Loops = r.loops
 	}
 	if ctx.Err() != nil {
+		out.Interrupted = true
 		out.Env.Notes = strings.TrimSpace(out.Env.Notes + " interrupted: incomplete run")
-		failed = append(failed, "interrupted: "+ctx.Err().Error())
 	}
 	out.Finished = time.Now().UTC()
 	if err := results.WriteRun(c.Out, out); err != nil {
@@ -294,6 +323,17 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 		}
 	}
 	fmt.Fprintf(stdout, "results: %s\n", c.Out)
+	if out.Interrupted {
+		msg := fmt.Sprintf("interrupted: %d of %d repetitions measured", done, total)
+		if interrupted > 0 {
+			msg += fmt.Sprintf(", %d stopped in flight (recorded as interrupted, not as failures)", interrupted)
+		}
+		msg += "; the results so far are in " + c.Out
+		if len(failed) > 0 {
+			msg += fmt.Sprintf("; before that %d measurement(s) failed:\n  %s", len(failed), strings.Join(failed, "\n  "))
+		}
+		return out, cli.Interrupted(errors.New(msg))
+	}
 	if len(failed) > 0 {
 		return out, cli.Failure(fmt.Errorf("%d measurement(s) failed:\n  %s", len(failed), strings.Join(failed, "\n  ")))
 	}
@@ -313,6 +353,9 @@ func writeBenchFile(path string, run *results.Run) error {
 }
 
 func repLine(rep *results.Rep) string {
+	if rep.Interrupted {
+		return "interrupted (not measured to the end; excluded)"
+	}
 	if rep.Error != "" {
 		return "FAILED: " + rep.Error
 	}
@@ -450,6 +493,9 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 	}
 	m := measured{rep: results.Rep{Index: rep}}
 	fail := func(err error) measured {
+		if ctx.Err() != nil {
+			return interruptedRep(m)
+		}
 		m.rep.Error = err.Error()
 		if m.rep.Verify == nil {
 			m.rep.Verify = &results.Verify{}
@@ -470,7 +516,7 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		p := cur.p
 		cur.Unlock()
 		if p != nil {
-			if err := p.stop(); err != nil && m.rep.Error == "" {
+			if err := p.stop(); err != nil && m.rep.Error == "" && !m.rep.Interrupted && ctx.Err() == nil {
 				m.rep.Error = err.Error()
 			}
 		}
@@ -648,6 +694,9 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		notes = append(notes, "syscalls n/a: "+pcErr.Error())
 	}
 	f.Note = strings.Join(notes, "; ")
+	if ctx.Err() != nil && res.Verify.Corrupt+res.Verify.Reordered+res.Verify.Duplicated == 0 {
+		return interruptedRep(m)
+	}
 	switch {
 	case err != nil:
 		return fail(err)
@@ -657,6 +706,19 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 		return fail(errors.New("verification failed: " + verifyText(res.Verify, res.FirstError)))
 	case res.Errors > 0:
 		return fail(fmt.Errorf("%d connection errors: %s", res.Errors, res.FirstError))
+	}
+	return m
+}
+
+// interruptedRep records a repetition stopped by the run's interruption: what was in flight
+// then is not lost (the load was cut short, not the server), so Verify.Lost is cleared and no
+// Error is set; the repetition is marked Interrupted and kept out of every median.
+func interruptedRep(m measured) measured {
+	m.rep.Interrupted = true
+	m.rep.Error = ""
+	if v := m.rep.Verify; v != nil && v.Lost > 0 {
+		m.rep.Note = strings.TrimSpace(m.rep.Note + fmt.Sprintf(" interrupted with %d message(s) in flight (not losses)", v.Lost))
+		v.Lost = 0
 	}
 	return m
 }
@@ -690,7 +752,7 @@ func medianTimeline(r *results.Result, tls [][]results.TimelinePoint) []results.
 	}
 	var cs []cand
 	for i, rep := range r.Repetitions {
-		if i < len(tls) && len(tls[i]) > 0 && rep.Error == "" && rep.Latency != nil && rep.Latency.P99 != nil {
+		if i < len(tls) && len(tls[i]) > 0 && rep.Error == "" && !rep.Interrupted && rep.Latency != nil && rep.Latency.P99 != nil {
 			cs = append(cs, cand{*rep.Latency.P99, tls[i]})
 		}
 	}
