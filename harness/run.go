@@ -571,7 +571,7 @@ func (r *runner) measure(ctx context.Context, backend string, w Workload, rep in
 			cur.Unlock()
 		}
 	default:
-		lc.BeforeTraffic = func() error { return srv.waitLive(w.Conns, 10*time.Second) }
+		lc.BeforeTraffic = func() error { return srv.waitReady(w.Conns, 10*time.Second) }
 	}
 	if w.Scenario != results.ScenarioReconnect {
 		lc.BeforeWindow = func() {

@@ -24,15 +24,18 @@ import (
 
 // startServe runs Serve in-process on 127.0.0.1:0 and returns its address and control input.
 func startServe(tb testing.TB, backend, app string) (addr string, control io.Writer, stdout *syncBuffer) {
+	return startServeConfig(tb, ServeConfig{Backend: backend, App: app, AppOptions: apps.Options{RoomSize: 3}})
+}
+
+// startServeConfig runs Serve(c) in-process with its control channel on pipes.
+func startServeConfig(tb testing.TB, c ServeConfig) (addr string, control io.Writer, stdout *syncBuffer) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	out := &syncBuffer{lines: make(chan string, 64)}
 	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, ServeConfig{Backend: backend, App: app, Addr: "127.0.0.1:0", Control: true,
-			AppOptions: apps.Options{RoomSize: 3}}, pr, out, io.Discard)
-	}()
+	c.Addr, c.Control = "127.0.0.1:0", true
+	go func() { done <- Serve(ctx, c, pr, out, io.Discard) }()
 	tb.Cleanup(func() {
 		cancel()
 		pw.Close()
