@@ -25,6 +25,7 @@ func LoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&c.Size, "size", 64, "message size in bytes on the wire")
 	fs.IntVar(&c.Depth, "depth", 0, "closed loop: messages in flight per connection")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: total messages per second, paced independently of replies")
+	fs.IntVar(&c.Burst, "burst", 1, "open loop: messages sent back to back on one connection per pacer event (the rate stays --rate)")
 	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "measured window")
 	fs.DurationVar(&c.Warmup, "warmup", time.Second, "warm-up before the window (not measured)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "bound on the whole connect phase (every connection up)")
