@@ -55,14 +55,27 @@ func TestRunSmallSuite(t *testing.T) {
 		t.Fatalf("results folder: %v (%d runs)", errs, len(loaded))
 	}
 	got := loaded[0].Run
-	if len(got.Results) != 2*len(wls) {
-		t.Fatalf("%d results, want %d", len(got.Results), 2*len(wls))
+	// netstd, its A/A twin netstd#aa (the default twin) and the unavailable backend, skipped.
+	if len(got.Results) != 3*len(wls) {
+		t.Fatalf("%d results, want %d", len(got.Results), 3*len(wls))
+	}
+	twins := 0
+	for _, r := range got.Results {
+		if r.Label == "netstd"+results.AASuffix && r.Backend == "netstd" && r.Skipped == "" {
+			twins++
+		}
+	}
+	if twins != len(wls) {
+		t.Fatalf("%d results of the A/A twin, want one per workload (%d)", twins, len(wls))
+	}
+	if got.Speed == nil || len(got.Speed.Rounds) == 0 || got.Speed.Index <= 0 {
+		t.Fatalf("no speed calibration: %+v", got.Speed)
 	}
 	if got.Env.GoVersion == "" || got.Env.Cores == 0 || got.Env.IobenchCommit == "" || got.Env.Kernel == "" {
 		t.Fatalf("environment manifest incomplete: %+v", got.Env)
 	}
 	for _, r := range got.Results {
-		name := r.Backend + "/" + r.Scenario
+		name := r.Name() + "/" + r.Scenario
 		if r.Backend == unavailableBackend {
 			if !strings.Contains(r.Skipped, "never runs") {
 				t.Errorf("%s: skipped = %q, want the reason", name, r.Skipped)
@@ -124,7 +137,7 @@ func TestRunSmallSuite(t *testing.T) {
 			}
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(out, "bench.txt")); err != nil || !bytes.Contains(b, []byte("BenchmarkIO/backend=netstd/scenario=pingpong")) {
+	if b, err := os.ReadFile(filepath.Join(out, "bench.txt")); err != nil || !bytes.Contains(b, []byte("BenchmarkIO/backend=netstd/scenario=pingpong")) || !bytes.Contains(b, []byte("BenchmarkIO/backend=netstd#aa/scenario=pingpong")) {
 		t.Errorf("bench.txt: %v\n%s", err, b)
 	}
 	s := stdout.String()
@@ -175,7 +188,7 @@ func TestRunInterrupted(t *testing.T) {
 	// Cancel while the first repetition is inside its 3 s window (it starts after the server,
 	// the connections and 100 ms of warm-up, well under 1 s).
 	time.AfterFunc(1200*time.Millisecond, cancel)
-	_, err := Run(ctx, RunConfig{Suite: "test", Reps: 3, Backends: []string{"netstd"}, Out: out, Exe: testExe,
+	_, err := Run(ctx, RunConfig{Suite: "test", Reps: 3, Backends: []string{"netstd"}, AA: AANone, Out: out, Exe: testExe,
 		NoReport: true, Workloads: []Workload{w}}, &stdout, &stderr)
 	t.Logf("stderr:\n%s", stderr.String())
 	if cli.Code(err) != cli.ExitInterrupted || !strings.Contains(err.Error(), "interrupted") {

@@ -148,7 +148,7 @@ func SteadyOf(throughput, p99 []float64) *Steady {
 		return nil
 	}
 	st := &Steady{Slices: len(throughput), OK: true}
-	st.ThroughputRho, st.ThroughputP = Spearman(index(len(throughput)), throughput)
+	st.ThroughputRho, st.ThroughputP = Spearman(sliceIndexes(len(throughput)), throughput)
 	var li, lv []float64
 	for i, v := range p99 {
 		if !math.IsNaN(v) {
@@ -164,7 +164,7 @@ func SteadyOf(throughput, p99 []float64) *Steady {
 	return st
 }
 
-func index(n int) []float64 {
+func sliceIndexes(n int) []float64 {
 	xs := make([]float64, n)
 	for i := range xs {
 		xs[i] = float64(i)
