@@ -62,6 +62,8 @@ type LoadConfig struct {
 	Proto  proto.Name // echo, framed, sockperf
 	// Broadcast sends framed TypeBroadcast messages to a `serve --proto broadcast --room Room`
 	// server: every message comes back from each of the Room members, in per-source order.
+	// Its latency is send to each delivery (the sender's own copy included), so a message
+	// gives Room samples.
 	Broadcast bool
 	Room      int
 	Conns     int
@@ -164,16 +166,6 @@ func (r *LoadResult) MsgsPerSec() float64 {
 		return 0
 	}
 	return float64(r.Msgs) / r.Window.Seconds()
-}
-
-// AchievedRate is the rate at which the load's own messages completed in the window (its
-// latency samples per second), in the units of the offered Rate: for broadcast, sends whose
-// copy came back to the sender, not deliveries.
-func (r *LoadResult) AchievedRate() float64 {
-	if r.Window <= 0 || r.Hist == nil {
-		return 0
-	}
-	return float64(r.Hist.TotalCount()) / r.Window.Seconds()
 }
 
 // OK reports whether verification passed.

@@ -58,6 +58,9 @@ func TestLoadVerifiesReplies(t *testing.T) {
 			if res.Hist.TotalCount() == 0 {
 				t.Fatal("no latency recorded")
 			}
+			if c.Broadcast && uint64(res.Hist.TotalCount()) != res.Msgs {
+				t.Fatalf("%d latency samples for %d deliveries: every delivery has its latency from the send", res.Hist.TotalCount(), res.Msgs)
+			}
 			f := res.Figures()
 			if f.MsgsPerSec == nil || f.Latency == nil || f.Latency.P50 == nil || *f.Latency.P50 <= 0 {
 				t.Fatalf("figures incomplete: %+v", f)

@@ -24,6 +24,7 @@ type conn struct {
 	head     int
 	buf      []byte
 	srcNext  map[uint32]uint64 // broadcast: next sequence expected from each source
+	sendLog  *sendLog          // broadcast: send times of recent messages, for their receivers
 	sent     atomic.Uint64     // own messages sent
 	recv     atomic.Uint64     // replies received (broadcast: deliveries)
 	dead     atomic.Bool
@@ -44,8 +45,52 @@ func (g *loadGen) newConn(src uint32) (*conn, error) {
 	c := &conn{g: g, src: src, codec: codec, sh: g.shards[int(src)%len(g.shards)]}
 	if g.cfg.Broadcast {
 		c.srcNext = map[uint32]uint64{}
+		c.sendLog = &sendLog{}
 	}
 	return c, nil
+}
+
+// sendLog keeps the send (intended) times of a broadcast source's last sendLogSize messages,
+// so that every member receiving one can take its latency from the same instant as the
+// sender: a broadcast's latency is send to each delivery, and a room of K gives K samples
+// per message. Its lock is a leaf: receivers take it while holding their own.
+type sendLog struct {
+	mu sync.Mutex
+	e  [sendLogSize]struct {
+		seq uint64
+		t   int64
+	}
+}
+
+// sendLogSize bounds the messages of one source in flight whose delivery latency is known
+// (at 1 000 msgs/s per connection, 4 s of them).
+const sendLogSize = 4096
+
+func (l *sendLog) put(seq uint64, t int64) {
+	l.mu.Lock()
+	e := &l.e[seq%sendLogSize]
+	e.seq, e.t = seq, t
+	l.mu.Unlock()
+}
+
+// at returns the send time of message seq, or -1 when it is no longer (or not) logged.
+func (l *sendLog) at(seq uint64) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.e[seq%sendLogSize]; e.seq == seq && e.t != 0 {
+		return e.t
+	}
+	return -1
+}
+
+// sentAt is the send time of message seq of source src, when src is a connection of this
+// load (a shard knows only its own sources); -1 otherwise.
+func (g *loadGen) sentAt(src uint32, seq uint64) int64 {
+	i := int64(src) - int64(g.cfg.SrcBase)
+	if i < 0 || i >= int64(len(g.conns)) || g.conns[i].sendLog == nil {
+		return -1
+	}
+	return g.conns[i].sendLog.at(seq)
 }
 
 // sendOne sends the next message with send time t (the intended time in open loop). c.mu held.
@@ -62,6 +107,9 @@ func (c *conn) sendOne(t int64) {
 		c.times, c.head = c.times[:0], 0
 	}
 	c.times = append(c.times, t)
+	if c.sendLog != nil {
+		c.sendLog.put(c.nextSend, t)
+	}
 	c.nextSend++
 	c.sent.Add(1)
 	c.g.sent.Add(1)
@@ -189,7 +237,11 @@ func (c *conn) onRecv(w []byte) int {
 			if rep.Seq >= next {
 				c.srcNext[rep.Src] = rep.Seq + 1
 			}
-			c.count(now, -1, rep.N)
+			lat := int64(-1)
+			if t := g.sentAt(rep.Src, rep.Seq); t >= 0 {
+				lat = now - t
+			}
+			c.count(now, lat, rep.N)
 			continue
 		}
 		switch {

@@ -217,7 +217,7 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		notes = append(notes, fmt.Sprintf("%d idle connections (heartbeat every 1 s, spread; %.0f heartbeats/s came back of %d offered) and %d active; rss_bytes_per_conn over all %d; msgs/s and latency of the active ones; per-message costs over active messages + heartbeats",
 			w.Idle, float64(res.Heartbeats)/max(res.Window.Seconds(), 1e-9), w.Idle, w.Conns-w.Idle, w.Conns))
 	case results.ScenarioBroadcast:
-		notes = append(notes, fmt.Sprintf("rooms of %d; msgs/s and rates count delivered messages (%d per send); latency = sender's own copy", w.Room, w.Room))
+		notes = append(notes, fmt.Sprintf("rooms of %d; msgs/s and rates count delivered messages (%d per send); latency = send to each delivery", w.Room, w.Room))
 	}
 	if c.rate > 0 {
 		achieved := 0.0

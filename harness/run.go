@@ -83,7 +83,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("run", stderr)
 	var c RunConfig
 	var backends, scenarios, ladder string
-	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores) or full (~30 min)")
+	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores) or full (~35 min)")
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")
 	fs.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios of the suite to run (default: all)")

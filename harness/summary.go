@@ -317,7 +317,7 @@ func rankings(rows []*results.Result) []string {
 	if len(ok) < 2 {
 		return nil
 	}
-	rank := func(title string, val func(*results.Result) *float64, rng func(*results.Spread) *results.Range, lowerBetter, labelBound bool, prec int) string {
+	rank := func(title string, val func(*results.Result) *float64, rng func(*results.Spread) *results.Range, lowerBetter, labelBound bool, format func(*float64) string) string {
 		var rs []*results.Result
 		for _, r := range ok {
 			if val(r) != nil && rng(r.Spread) != nil {
@@ -346,7 +346,7 @@ func rankings(rows []*results.Result) []string {
 					b.WriteString(" > ")
 				}
 			}
-			fmt.Fprintf(&b, "%s %.*f", r.Name(), prec, *val(r))
+			fmt.Fprintf(&b, "%s %s", r.Name(), format(val(r)))
 			if labelBound && r.ClientBound() {
 				b.WriteString(" (client-bound)")
 			}
@@ -359,26 +359,28 @@ func rankings(rows []*results.Result) []string {
 			return nil
 		}
 		return r.Server.CPUNsPerMsg
-	}, func(s *results.Spread) *results.Range { return s.ServerCPUNsPerMsg }, true, false, 0); l != "" {
+	}, func(s *results.Spread) *results.Range { return s.ServerCPUNsPerMsg }, true, false, num0); l != "" {
 		out = append(out, l)
 	}
 	if equalLoad(rows) {
-		if l := rank("p99 ns, lower is better", func(r *results.Result) *float64 {
+		if l := rank("p99, lower is better", func(r *results.Result) *float64 {
 			if r.Latency == nil {
 				return nil
 			}
 			return r.Latency.P99
-		}, func(s *results.Spread) *results.Range { return s.LatencyP99 }, true, false, 0); l != "" {
+		}, func(s *results.Spread) *results.Range { return s.LatencyP99 }, true, false, fmtNs); l != "" {
 			out = append(out, l)
 		}
 		return out
 	}
 	if l := rank("msgs/s, higher is better", func(r *results.Result) *float64 { return r.MsgsPerSec },
-		func(s *results.Spread) *results.Range { return s.MsgsPerSec }, false, true, 0); l != "" {
+		func(s *results.Spread) *results.Range { return s.MsgsPerSec }, false, true, num0); l != "" {
 		out = append(out, l)
 	}
 	return out
 }
+
+func num0(p *float64) string { return fmtNum(p, 0) }
 
 // ranked are the rows that take part in rankings: measured, not failed, not saturated.
 func ranked(rows []*results.Result) []*results.Result {
