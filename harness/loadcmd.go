@@ -125,6 +125,9 @@ func loadResult(res *LoadResult, scenario string) results.Result {
 		r.Repetitions[0].Error = "verification failed: " + verifyText(res.Verify, res.FirstError)
 	}
 	results.Summarize(&r)
+	if r.LatencyCI == nil { // one repetition: its tail confidence is the result's
+		r.LatencyCI, r.LatencySamples = f.LatencyCI, f.LatencySamples
+	}
 	if !res.OK() {
 		r.Error = r.Repetitions[0].Error
 	}
@@ -142,6 +145,19 @@ func printLoad(w io.Writer, r results.Result, res *LoadResult) {
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(w, "  latency p50 %s p90 %s p99 %s p99.9 %s max %s\n",
 			fmtNs(l.P50), fmtNs(l.P90), fmtNs(l.P99), fmtNs(l.P999), fmtNs(l.Max))
+		if ci := r.LatencyCI; ci != nil && r.LatencySamples > 0 {
+			iv := func(p float64, v *[2]float64) string {
+				if !results.EnoughTailSamples(r.LatencySamples, p) {
+					return "too few samples"
+				}
+				if v == nil {
+					return "n/a"
+				}
+				return "[" + fmtNs(&v[0]) + ", " + fmtNs(&v[1]) + "]"
+			}
+			fmt.Fprintf(w, "  95%% CI over %d samples: p50 %s p99 %s p99.9 %s\n", r.LatencySamples,
+				iv(0.5, ci.P50), iv(0.99, ci.P99), iv(0.999, ci.P999))
+		}
 	} else {
 		fmt.Fprintf(w, "  latency n/a (no reply in the window)\n")
 	}
