@@ -163,8 +163,10 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 	}
 	m.rep.Figures = res.Figures()
 	f := &m.rep.Figures
-	if hp, herr := r.writeHDR(l, w, c, index, res); herr == nil {
-		m.rep.HDRLog = hp
+	if round >= 0 { // not a probe outside the rounds (the load generator's)
+		if hp, herr := r.writeHDR(l, w, c, index, res); herr == nil {
+			m.rep.HDRLog = hp
+		}
 	}
 	if lc.Rate > 0 && len(res.Intervals) > 0 {
 		m.timeline = results.TimelineFromIntervals(res.Intervals[0].StartTimeMs(), res.Intervals)
