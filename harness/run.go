@@ -51,6 +51,8 @@ type RunConfig struct {
 	// (nil: LocalServers with Exe, pinned to the server CPUs; LocalLoad).
 	Servers ServerHost
 	Loads   LoadHost
+
+	speedProbe func() (cpuNs, pingPongNs float64, err error) // tests only
 }
 
 // Saturation is the CPU share (of the cores a process is pinned to) at which the bottleneck

@@ -60,6 +60,14 @@ func (r *runner) planned(w Workload) int {
 
 func (r *runner) failed() []string { return r.failures }
 
+// speedProbe runs the machine-speed probes (a test may replace them: RunConfig.speedProbe).
+func (r *runner) speedProbe() (cpuNs, pingPongNs float64, err error) {
+	if r.cfg.speedProbe != nil {
+		return r.cfg.speedProbe()
+	}
+	return speedProbe()
+}
+
 // override applies the run's --duration, --warmup and --slo to w.
 func (r *runner) override(w Workload) Workload {
 	if r.cfg.Duration > 0 {
@@ -282,7 +290,7 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 	for rep := 0; rep < reps && ctx.Err() == nil; rep++ {
 		round := r.round
 		r.round++
-		cpu0, pp0, calErr := speedProbe()
+		cpu0, pp0, calErr := r.speedProbe()
 		var ran []key
 		for _, l := range rotate(li, rep) {
 			if ctx.Err() != nil {
@@ -331,7 +339,7 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 				}
 			}
 		}
-		cpu1, pp1, calErr1 := speedProbe()
+		cpu1, pp1, calErr1 := r.speedProbe()
 		if calErr == nil && calErr1 == nil {
 			cal := results.NewCalibration(round, cpu0, cpu1, pp0, pp1)
 			r.calibrations = append(r.calibrations, cal)
