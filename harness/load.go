@@ -175,7 +175,9 @@ func (r *LoadResult) OK() bool { return r.Verify.OK() }
 // instant), into r. Counts and verification counts add, histograms merge exactly (HDR counts
 // add, so percentiles of the merge are those of all the samples), slices merge by index, the
 // window and the pacer lag are the larger, client CPU adds (unknown if either is), and r's
-// first error is kept before o's.
+// first error is kept before o's. A broadcast load whose rooms span shards delivers one
+// shard's messages to the others, so its loss is only known over the merge: Lost becomes
+// Sent × Room − Received.
 func (r *LoadResult) Merge(o *LoadResult) {
 	r.Window = max(r.Window, o.Window)
 	r.Msgs += o.Msgs
@@ -194,6 +196,12 @@ func (r *LoadResult) Merge(o *LoadResult) {
 		r.ClientCPU = -1
 	} else {
 		r.ClientCPU += o.ClientCPU
+	}
+	if r.Config.Broadcast && r.Config.Room > 0 {
+		v.Lost = 0
+		if want := v.Sent * uint64(r.Config.Room); v.Received < want {
+			v.Lost = want - v.Received
+		}
 	}
 	r.PacerLag = max(r.PacerLag, o.PacerLag)
 	if r.FirstError == "" {

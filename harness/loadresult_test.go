@@ -1,12 +1,16 @@
 package harness
 
 import (
+	"context"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/iobench/iobench/apps"
+	"github.com/iobench/iobench/proto"
 	"github.com/iobench/iobench/results"
 )
 
@@ -72,6 +76,14 @@ func TestLoadResultMerge(t *testing.T) {
 	if a.Window != 310*time.Millisecond || a.PacerLag != time.Millisecond || a.ClientCPU != 8*time.Millisecond || a.FirstError != "b's error" {
 		t.Errorf("window %v lag %v cpu %v first %q", a.Window, a.PacerLag, a.ClientCPU, a.FirstError)
 	}
+	bc1, bc2 := shardResult(t, time.Second, nil), shardResult(t, time.Second, nil)
+	bc1.Config, bc2.Config = LoadConfig{Broadcast: true, Room: 8}, LoadConfig{Broadcast: true, Room: 8}
+	bc1.Verify = results.Verify{Sent: 10, Received: 90, Lost: 0}  // received some of bc2's deliveries
+	bc2.Verify = results.Verify{Sent: 10, Received: 69, Lost: 11} // and bc2 some of bc1's
+	bc1.Merge(bc2)
+	if bc1.Verify.Lost != 1 {
+		t.Errorf("broadcast shards: lost %d over the merge, want 160 - 159 = 1", bc1.Verify.Lost)
+	}
 	unknown := shardResult(t, time.Second, nil)
 	unknown.ClientCPU = -1
 	a.Merge(unknown)
@@ -96,5 +108,40 @@ func TestSliceSeriesAndFigures(t *testing.T) {
 	}
 	if ci, n := results.LatencyCIOf(r.Hist); n != f.LatencySamples || *ci.P50 != *f.LatencyCI.P50 {
 		t.Fatalf("figures' CI differs from the histogram's")
+	}
+}
+
+// Two shards of one open-loop load, started for one instant against one server, measure the
+// same window and merge into the whole load's result.
+func TestLoadShards(t *testing.T) {
+	addr := startAppServer(t, "framed", apps.Options{})
+	start := time.Now().Add(300 * time.Millisecond)
+	shard := func(base uint32) LoadConfig {
+		return LoadConfig{Target: addr, Proto: proto.Framed, Conns: 4, Size: 64, Rate: 2000, SrcBase: base,
+			StartAt: start, Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond, ClientBackend: "netstd"}
+	}
+	var wg sync.WaitGroup
+	res := make([]*LoadResult, 2)
+	errs := make([]error, 2)
+	for i := range res {
+		wg.Add(1)
+		go func() { defer wg.Done(); res[i], errs[i] = Load(context.Background(), shard(uint32(4*i))) }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil || !res[i].OK() || res[i].Msgs == 0 {
+			t.Fatalf("shard %d: %v %+v", i, err, res[i])
+		}
+	}
+	if d := res[0].Intervals[0].StartTimeMs() - res[1].Intervals[0].StartTimeMs(); d < -20 || d > 20 {
+		t.Fatalf("the shards' windows start %d ms apart", d)
+	}
+	if from := res[0].Intervals[0].StartTimeMs(); from < start.UnixMilli() {
+		t.Fatalf("window started %d ms before StartAt", start.UnixMilli()-from)
+	}
+	total := res[0].Msgs + res[1].Msgs
+	res[0].Merge(res[1])
+	if res[0].Msgs != total || uint64(res[0].Hist.TotalCount()) != total || res[0].Connected != 8 || !res[0].OK() {
+		t.Fatalf("merged: msgs %d (want %d) samples %d connected %d verify %+v", res[0].Msgs, total, res[0].Hist.TotalCount(), res[0].Connected, res[0].Verify)
 	}
 }
