@@ -1,5 +1,5 @@
-// Package apps holds the server apps iobench runs on every backend (echo, framed, sockperf and
-// the broadcast room). They are written once against models, so every backend runs identical
+// Package apps holds the server apps iobench runs on every backend (echo, framed, sockperf,
+// the broadcast room, and the seed's two extra workloads: crypto and logging). They are written once against models, so every backend runs identical
 // app code (copy parity): the only thing that differs between two runs is the I/O model
 // underneath. `iobench serve` and the conformance suite (models/modeltest) both use them.
 package apps
@@ -13,9 +13,10 @@ import (
 	"github.com/iobench/iobench/proto"
 )
 
-// Names lists the apps `iobench serve --proto` accepts: the three protocols plus the
-// broadcast room (framed wire, fanned out to a room of sessions).
-var Names = []string{"echo", "framed", "sockperf", "broadcast"}
+// Names lists the apps `iobench serve --proto` accepts: the three protocols, the broadcast
+// room (framed wire, fanned out to a room of sessions), framed sealed per frame (crypto) and
+// framed with a log line per message (logging).
+var Names = []string{"echo", "framed", "sockperf", "broadcast", "crypto", "logging"}
 
 // Options configures an app.
 type Options struct {
@@ -24,6 +25,10 @@ type Options struct {
 	MaxFrame int
 	// RoomSize is the number of sessions per broadcast room (default 8).
 	RoomSize int
+	// Log is where the logging app appends its lines (required by it): models.OpenLog gives
+	// the engine's own completion mechanism where it has one. The caller closes it after the
+	// service.
+	Log models.LogFile
 }
 
 // New returns the handler of the named app.
@@ -46,8 +51,12 @@ func New(name string, opt Options) (models.Handler, error) {
 		return &sockperfApp{max: opt.MaxFrame}, nil
 	case "broadcast":
 		return newBroadcastApp(opt.MaxFrame, opt.RoomSize), nil
+	case "crypto":
+		return newCryptoApp(opt.MaxFrame, proto.CryptoLimits{}), nil
+	case "logging":
+		return newLoggingApp(opt.MaxFrame, opt.Log)
 	}
-	return nil, fmt.Errorf("unknown app %q (want echo, framed, sockperf or broadcast)", name)
+	return nil, fmt.Errorf("unknown app %q (want echo, framed, sockperf, broadcast, crypto or logging)", name)
 }
 
 // echoRecv is RFC 862: everything back.

@@ -20,13 +20,14 @@ const (
 	KickPoolExhausted                        // refused: the SessionPool had no free session
 	KickShutdown                             // the service or engine is closing
 	KickConnectFailed                        // a CLIENT connect attempt failed
+	KickAuthFailed                           // a frame or handshake failed authentication (crypto)
 	NumKickReasons                           // number of reasons (array size)
 )
 
 var kickNames = [NumKickReasons]string{
 	"none", "unknown", "packet_error", "disconnect", "send_error", "recv_0",
 	"recv_buffer_over_full", "io_error", "recv_error", "send_queue_full",
-	"pool_exhausted", "shutdown", "connect_failed",
+	"pool_exhausted", "shutdown", "connect_failed", "auth_failed",
 }
 
 func (r KickReason) String() string {

@@ -171,8 +171,8 @@ func (ninesTicks) Ticks(min, max float64) []plot.Tick {
 
 func nines(p float64) float64 { return -math.Log10(1 - p/100) }
 
-func dashesFor(hostIdx int) []vg.Length {
-	switch hostIdx % 3 {
+func dashesFor(srcIdx int) []vg.Length {
+	switch srcIdx % 3 {
 	case 1:
 		return []vg.Length{vg.Points(6), vg.Points(3)}
 	case 2:
@@ -218,6 +218,11 @@ func barHeight(n int) vg.Length { return vg.Length(110 + 26*n) }
 // throughputChart: median msgs/s per backend with min–max whiskers over repetitions;
 // client-bound bars hatched and labelled; skipped backends shown as text rows.
 func throughputChart(k results.Key, ss []series, skipped []series) *chart {
+	return barThroughput("throughput-"+slug(k), "Throughput — "+k.String(), "Throughput, "+k.String(), ss, skipped)
+}
+
+// barThroughput is the throughput bar chart under a name, title and caption.
+func barThroughput(name, title, caption string, ss []series, skipped []series) *chart {
 	var bars []bar
 	for _, s := range ss {
 		r := s.entry.Result
@@ -243,9 +248,8 @@ func throughputChart(k results.Key, ss []series, skipped []series) *chart {
 	for _, s := range skipped {
 		bars = append(bars, bar{label: s.label, text: "skipped: " + shorten(s.entry.Result.Skipped, 70)})
 	}
-	p := barPlot("Throughput — "+k.String(), "msgs/s (median, whiskers: min–max of repetitions)", bars, siTicks())
-	return &chart{name: "throughput-" + slug(k), caption: "Throughput, " + k.String(),
-		plots: [][]*plot.Plot{{p}}, w: 900, h: barHeight(len(bars))}
+	p := barPlot(title, "msgs/s (median, whiskers: min–max of repetitions)", bars, siTicks())
+	return &chart{name: name, caption: caption, plots: [][]*plot.Plot{{p}}, w: 900, h: barHeight(len(bars))}
 }
 
 func shorten(s string, n int) string {
@@ -334,7 +338,7 @@ func spectrumChart(k results.Key, ss []series, warn func(string)) *chart {
 		if s.entry.Result.ClientBound() {
 			name += " [client-bound]"
 		}
-		line(p, xys, s, 1.6, dashesFor(s.hostIdx), name, !fromLog)
+		line(p, xys, s, 1.6, dashesFor(s.srcIdx), name, !fromLog)
 	}
 	if !any {
 		return nil
@@ -431,8 +435,8 @@ func timelineChart(k results.Key, ss []series) *chart {
 		if s.entry.Result.GCNote() != "" {
 			name += " (" + s.entry.Result.GCNote() + ")"
 		}
-		line(top, p99, s, 1.5, dashesFor(s.hostIdx), name, false)
-		line(bottom, mx, s, 1.1, dashesFor(s.hostIdx), "", false)
+		line(top, p99, s, 1.5, dashesFor(s.srcIdx), name, false)
+		line(bottom, mx, s, 1.1, dashesFor(s.srcIdx), "", false)
 	}
 	if !any {
 		return nil
@@ -494,7 +498,7 @@ func rssChart(scenario string, groups map[string][]series, order []string) *char
 			continue
 		}
 		any = true
-		line(p, xys, ss[0], 1.6, dashesFor(ss[0].hostIdx), lbl, true)
+		line(p, xys, ss[0], 1.6, dashesFor(ss[0].srcIdx), lbl, true)
 	}
 	if !any {
 		return nil
@@ -546,7 +550,7 @@ func sweepChart(k results.Key, ss []series) *chart {
 		} else {
 			name += " (never meets SLO)"
 		}
-		line(p, xys, s, 1.6, dashesFor(s.hostIdx), name, true)
+		line(p, xys, s, 1.6, dashesFor(s.srcIdx), name, true)
 	}
 	if !any {
 		return nil

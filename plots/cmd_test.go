@@ -9,11 +9,27 @@ import (
 	"testing"
 
 	"github.com/iobench/iobench/internal/cli"
+	"github.com/iobench/iobench/results"
 )
+
+// runWith writes a run holding rs to a temp folder.
+func runWith(t testing.TB, rs []results.Result) string {
+	t.Helper()
+	dir := t.TempDir()
+	run := &results.Run{SchemaVersion: results.SchemaVersion, Suite: "quick", Results: rs,
+		Env: results.Env{OS: "linux", Hostname: "h"}}
+	if err := results.WriteRun(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
 
 func TestReportCmd(t *testing.T) {
 	lin, win := smallInput(t, 2), smallInput(t, 1)
 	empty := t.TempDir()
+	noResults, onlySkipped := runWith(t, nil), runWith(t, []results.Result{
+		{Backend: "rio", Scenario: results.ScenarioPingPong, Skipped: "rio: unsupported on linux"},
+		{Backend: "iocp", Scenario: results.ScenarioPingPong, Skipped: "iocp: unsupported on linux"}})
 	cases := []struct {
 		name     string
 		args     func(out string) []string
@@ -26,6 +42,12 @@ func TestReportCmd(t *testing.T) {
 		{"bad folder among good", func(out string) []string { return []string{"--out", out, lin, empty} }, cli.ExitUsage, true, empty},
 		{"no folder", func(out string) []string { return []string{"--out", out} }, cli.ExitUsage, false, "usage: iobench report"},
 		{"bad flag", func(out string) []string { return []string{"--nope", lin} }, cli.ExitUsage, false, "nope"},
+		{"run without results", func(out string) []string { return []string{noResults, "--out", out} }, cli.ExitUsage, false,
+			"no results to report: the run holds no measured result"},
+		{"run with only skipped results", func(out string) []string { return []string{onlySkipped, "--out", out} }, cli.ExitUsage, false,
+			"all 2 were skipped (e.g. rio pingpong: rio: unsupported on linux)"},
+		{"empty run among good", func(out string) []string { return []string{lin, noResults, "--out", out} }, cli.ExitUsage, true,
+			"no results to report"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

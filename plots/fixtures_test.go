@@ -20,10 +20,21 @@ var fixtureDirs = map[resultstest.Host]string{
 	resultstest.Windows: filepath.Join("testdata", "fixtures", "windows"),
 }
 
+// eqFixtureDir is the committed SYNTHETIC equal-load run (resultstest.EqualLoadFixture):
+// ladders at 20–80 % of a common capacity, an A/A twin, a saturated label, a non-steady
+// result, a drifted round and an interrupted repetition.
+var eqFixtureDir = filepath.Join("testdata", "fixtures", "equal-load")
+
 // TestFixtures regenerates the fixtures with -update; otherwise it checks the committed ones
 // are exactly what the generator produces (so nobody hand-edits a "result").
 func TestFixtures(t *testing.T) {
+	gens := map[string]func(dir string) (*results.Run, error){
+		eqFixtureDir: func(string) (*results.Run, error) { return resultstest.EqualLoadFixture(), nil },
+	}
 	for host, dir := range fixtureDirs {
+		gens[dir] = func(target string) (*results.Run, error) { return resultstest.Run(host, target) }
+	}
+	for dir, gen := range gens {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			target := dir
 			if !*update {
@@ -31,7 +42,7 @@ func TestFixtures(t *testing.T) {
 			} else if err := os.RemoveAll(dir); err != nil {
 				t.Fatal(err)
 			}
-			run, err := resultstest.Run(host, target)
+			run, err := gen(target)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,17 +21,34 @@ var goldenPlots = []string{
 	"sweep-sweep-echo-c100-s64-d1-open",
 }
 
+// goldenEqualLoad are the charts of the equal-load fixture.
+var goldenEqualLoad = []string{
+	"latency-vs-rate-broadcast-framed-c64-s64-d1-ladder",
+	"cost-vs-rate-broadcast-framed-c64-s64-d1-ladder",
+	"latency-vs-rate-pingpong-echo-c100-s64-d1-ladder",
+	"capacity-pingpong-echo-c100-s64-d1-ladder",
+}
+
 // TestGoldenImages renders the fixture report and compares charts with plots/testdata/golden
 // (regenerate with `go test ./plots -run TestGoldenImages -update` and look at them). SVG must
 // match byte for byte; PNG too, except that up to 0.1% of pixels may differ (rasteriser
 // rounding on another CPU), which is reported.
 func TestGoldenImages(t *testing.T) {
-	out, _ := writeFixtureReport(t)
+	old, _ := writeFixtureReport(t)
+	eq, _ := writeEqualLoadReport(t)
 	gdir := filepath.Join("testdata", "golden")
 	if *update {
 		os.MkdirAll(gdir, 0o755)
 	}
-	for _, name := range goldenPlots {
+	outs := map[string]string{}
+	for _, n := range goldenPlots {
+		outs[n] = old
+	}
+	for _, n := range goldenEqualLoad {
+		outs[n] = eq
+	}
+	for _, name := range append(append([]string(nil), goldenPlots...), goldenEqualLoad...) {
+		out := outs[name]
 		for _, ext := range []string{".svg", ".png"} {
 			t.Run(name+ext, func(t *testing.T) {
 				got, err := os.ReadFile(filepath.Join(out, name+ext))

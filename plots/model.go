@@ -10,44 +10,42 @@ import (
 	"github.com/iobench/iobench/results"
 )
 
-// series is one bar / line of a chart: one backend on one host for one workload.
+// series is one bar / line of a chart: one label (a backend, or its A/A twin) of one run for
+// one workload.
 type series struct {
-	label   string // "epoll", or "epoll · bench-linux (linux)" when the report has several hosts
+	label   string // "epoll", or "epoll · bench-linux (linux)" when the report has several runs
+	name    string // the result's label: "epoll", "netstd#aa"
 	backend string
+	aa      bool // the A/A twin
 	host    string
-	hostIdx int
+	srcIdx  int // index of its run in Merged.Sources: colour shade and dashes
 	entry   results.Entry
 }
 
 // report is everything rendered, derived once from the merged inputs.
 type report struct {
-	merged    *results.Merged
-	multiHost bool
-	hostIdx   map[string]int
+	merged *results.Merged
+	multi  bool // several runs: series are labelled with their run
 }
 
 func newReport(m *results.Merged) *report {
-	r := &report{merged: m, multiHost: len(m.Hosts) > 1, hostIdx: map[string]int{}}
-	for i, h := range m.Hosts {
-		r.hostIdx[h.Label] = i
-	}
-	return r
+	return &report{merged: m, multi: len(m.Sources) > 1}
 }
 
 func (r *report) seriesOf(es []results.Entry) []series {
 	out := make([]series, 0, len(es))
 	for _, e := range es {
-		out = append(out, series{label: r.label(e), backend: e.Result.Backend, host: e.Host,
-			hostIdx: r.hostIdx[e.Host], entry: e})
+		out = append(out, series{label: r.label(e), name: e.Result.Name(), backend: e.Result.Backend,
+			aa: e.Result.IsAA(), host: e.Host, srcIdx: e.Source, entry: e})
 	}
 	return out
 }
 
 func (r *report) label(e results.Entry) string {
-	if !r.multiHost {
-		return e.Result.Backend
+	if !r.multi {
+		return e.Result.Name()
 	}
-	return e.Result.Backend + " · " + e.Host // host label: "hostname (os)"
+	return e.Result.Name() + " · " + r.merged.Sources[e.Source].Label // "hostname (os)" or "hostname run 2"
 }
 
 // backendColors are fixed so a backend has the same colour in every chart and every report.
@@ -65,8 +63,9 @@ var extraColors = []color.RGBA{
 	{0x17, 0xbe, 0xcf, 0xff}, {0xbc, 0xbd, 0x22, 0xff}, {0xe3, 0x77, 0xc2, 0xff}, {0x7f, 0x7f, 0x7f, 0xff},
 }
 
-// colorOf is the backend's colour, darkened for the second host and so on, so the same
-// backend on two machines is told apart (the label and line dashes say it too).
+// colorOf is the backend's colour, darkened for the second run and so on, so the same
+// backend on two machines is told apart (the label and line dashes say it too). The A/A twin
+// has its backend's colour, lightened.
 func colorOf(s series) color.RGBA {
 	c, ok := backendColors[s.backend]
 	if !ok {
@@ -74,8 +73,13 @@ func colorOf(s series) color.RGBA {
 		h.Write([]byte(s.backend))
 		c = extraColors[h.Sum32()%uint32(len(extraColors))]
 	}
-	f := math.Pow(0.72, float64(s.hostIdx))
-	return color.RGBA{uint8(float64(c.R) * f), uint8(float64(c.G) * f), uint8(float64(c.B) * f), 0xff}
+	f := math.Pow(0.72, float64(s.srcIdx))
+	c = color.RGBA{uint8(float64(c.R) * f), uint8(float64(c.G) * f), uint8(float64(c.B) * f), 0xff}
+	if s.aa {
+		l := func(v uint8) uint8 { return uint8(float64(v) + (255-float64(v))*0.45) }
+		c = color.RGBA{l(c.R), l(c.G), l(c.B), 0xff}
+	}
+	return c
 }
 
 // slug makes a file-name-safe id of a workload.

@@ -39,8 +39,14 @@ func WriteReport(outDir string, inputs ...string) (htmlPath string, err error) {
 	var bad []error
 	for _, in := range inputs {
 		rs, errs := results.ReadPath(in)
-		runs = append(runs, rs...)
 		bad = append(bad, errs...)
+		for _, lr := range rs {
+			if err := measured(lr.Run); err != nil {
+				bad = append(bad, &results.FileError{Path: lr.Path, Err: err})
+				continue
+			}
+			runs = append(runs, lr)
+		}
 	}
 	if len(runs) == 0 {
 		return "", cli.Usage(fmt.Errorf("report: nothing to render:\n%w", errors.Join(bad...)))
@@ -73,18 +79,55 @@ func WriteReport(outDir string, inputs ...string) (htmlPath string, err error) {
 	return htmlPath, nil
 }
 
+// measured is nil when run holds at least one result that was measured (not skipped), else
+// the reason there is nothing to report.
+func measured(run *results.Run) error {
+	skipped := 0
+	for i := range run.Results {
+		if run.Results[i].Skipped == "" {
+			return nil
+		}
+		skipped++
+	}
+	if skipped == 0 {
+		return results.ErrNoResults
+	}
+	return fmt.Errorf("%w: all %d were skipped (e.g. %s %s: %s)", results.ErrNoResults, skipped,
+		run.Results[0].Backend, run.Results[0].Scenario, run.Results[0].Skipped)
+}
+
 // page is what the templates render.
 type page struct {
-	Inputs    []string
-	Problems  []string // bad input files
-	Warnings  []string // e.g. unreadable HDR log; merge notes
-	Hosts     []hostView
-	Skipped   []skipView
-	Workloads []workloadView
-	Extra     []figure // cross-workload figures (RSS against connections)
-	Summary   []summaryRow
-	Figures   []figure // every figure written, in page order
-	Synthetic bool
+	Inputs        []string
+	Problems      []string // bad input files
+	Warnings      []string // e.g. unreadable HDR log; merge notes
+	Interrupted   []string // runs stopped by a signal: shown prominently
+	Hosts         []hostView
+	Runs          []runView
+	Skipped       []skipView
+	LadderSummary []summaryRow // equal-load recommendations, one per ladder and run
+	Families      []familyView
+	Across        []acrossView
+	Workloads     []workloadView
+	Extra         []figure // cross-workload figures (RSS against connections)
+	Summary       []summaryRow
+	Figures       []figure // every figure written, in page order
+	Synthetic     bool
+}
+
+// runView is one run (source) in the runs table.
+type runView struct {
+	Label, Path, Suite, When, Speed string
+	Drift                           []string
+	Interrupted                     bool
+}
+
+// familyView is the section of one equal-load ladder family: one ladder per run.
+type familyView struct {
+	ID, Title  string
+	Sections   []ladderSection
+	Figures    []figure
+	CapFigures []figure
 }
 
 type hostView struct {
@@ -108,12 +151,12 @@ type hostTable struct {
 }
 
 type row struct {
-	Backend, Note                                  string
-	Msgs, Spread, Bottleneck                       string
-	ClientBound                                    bool
-	P50, P99, P999, CPU, Sys, Ctx, RSS, GC, Verify string
-	Reps                                           int
-	Skipped, Error                                 string
+	Backend, Note                             string
+	Msgs, Spread, Bottleneck                  string
+	ClientBound, Unsteady                     bool
+	P50, P99, P999, N, CPU, Sys, Ctx, RSS, GC string
+	Verify, Steady, Reps                      string
+	Skipped, Error                            string
 }
 
 type figure struct {
@@ -129,14 +172,15 @@ type summaryRow struct {
 }
 
 type summaryCell struct {
-	Short, Text string
-	Significant bool
-	Present     bool
+	Short, Text        string
+	Significant, Noisy bool
+	Present            bool
 }
 
 func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error) (*page, error) {
 	m := results.Merge(runs)
-	rp := newReport(m)
+	a := analyse(m)
+	rp := a.rp
 	pg := &page{Inputs: inputs, Warnings: append([]string(nil), m.Notes...)}
 	for _, e := range bad {
 		pg.Problems = append(pg.Problems, e.Error())
@@ -153,8 +197,16 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		}
 		pg.Hosts = append(pg.Hosts, hv)
 	}
+	for _, src := range m.Sources {
+		rv := runViewOf(src)
+		if rv.Interrupted {
+			pg.Interrupted = append(pg.Interrupted, fmt.Sprintf("%s (%s) was INTERRUPTED before it finished: its last measurements are missing or partial; interrupted repetitions are excluded from every median, never counted as failures",
+				src.Label, src.Run.Path))
+		}
+		pg.Runs = append(pg.Runs, rv)
+	}
 	for _, e := range m.Skipped {
-		pg.Skipped = append(pg.Skipped, skipView{e.Host, e.Result.Backend, e.Result.Scenario, e.Result.Skipped})
+		pg.Skipped = append(pg.Skipped, skipView{m.Sources[e.Source].Label, e.Result.Name(), e.Result.Scenario, e.Result.Skipped})
 	}
 	add := func(c *chart) (figure, bool, error) {
 		if c == nil {
@@ -172,45 +224,61 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		pg.Figures = append(pg.Figures, f)
 		return f, true, nil
 	}
+	addAll := func(dst *[]figure, cs ...*chart) error {
+		for _, c := range cs {
+			f, ok, err := add(c)
+			if err != nil {
+				return err
+			}
+			if ok {
+				*dst = append(*dst, f)
+			}
+		}
+		return nil
+	}
+	for _, fam := range m.Families {
+		title := results.FamilyTitle(fam)
+		fv := familyView{ID: familySlug(fam), Title: title + " — equal offered load"}
+		ls := a.ladders[fam]
+		var capSeries []series
+		for _, l := range ls {
+			sec := l.section()
+			sec.CapVerdict = a.capacity[l]
+			fv.Sections = append(fv.Sections, sec)
+			capSeries = append(capSeries, l.capRes...)
+			vs := append([]verdict(nil), sec.Summary...)
+			if sec.CapVerdict != nil {
+				vs = append(vs, *sec.CapVerdict)
+			}
+			pg.LadderSummary = append(pg.LadderSummary, summaryOf(title, fv.ID, l.src.Label, vs, ladderColumns))
+		}
+		if err := addAll(&fv.Figures, latencyCurves(fam, ls), costCurves(fam, ls)); err != nil {
+			return nil, err
+		}
+		if err := addAll(&fv.CapFigures, capacityChart(fam, capSeries, nil)); err != nil {
+			return nil, err
+		}
+		pg.Families = append(pg.Families, fv)
+	}
 	for _, k := range m.Workloads {
 		ss := rp.seriesOf(m.Of(k))
 		sk := rp.seriesOf(m.SkippedFor(k))
 		wv := workloadView{ID: slug(k), Title: k.String()}
-		for _, h := range m.Hosts {
-			var hs, hsk []series
-			for _, s := range ss {
-				if s.host == h.Label {
-					hs = append(hs, s)
-				}
-			}
-			for _, s := range sk {
-				if s.host == h.Label {
-					hsk = append(hsk, s)
-				}
-			}
-			if len(hs) == 0 {
-				continue
-			}
-			ht := hostTable{Host: h.Label, Verdicts: verdicts(k, byBackend(hs))}
-			for _, s := range hs {
+		bySrc := splitSources(ss)
+		for _, si := range sortedKeys(bySrc) {
+			src := m.Sources[si]
+			ht := hostTable{Host: src.Label, Verdicts: a.plain[k][si]}
+			for _, s := range bySrc[si] {
 				ht.Rows = append(ht.Rows, rowOf(s))
 			}
-			for _, s := range hsk {
-				ht.Rows = append(ht.Rows, row{Backend: s.entry.Result.Backend, Skipped: s.entry.Result.Skipped,
-					Note: s.entry.Result.BackendNote})
+			for _, s := range sk {
+				if s.srcIdx == si {
+					ht.Rows = append(ht.Rows, row{Backend: s.name, Skipped: s.entry.Result.Skipped,
+						Note: s.entry.Result.BackendNote})
+				}
 			}
 			wv.Hosts = append(wv.Hosts, ht)
-			sr := summaryRow{Workload: wv.Title, WorkloadID: wv.ID, Host: h.Label, Verdicts: ht.Verdicts}
-			for _, col := range summaryColumns {
-				c := summaryCell{Short: "—"}
-				for _, v := range ht.Verdicts {
-					if v.Metric == col {
-						c = summaryCell{Short: v.Short, Text: v.Text, Significant: v.Significant, Present: true}
-					}
-				}
-				sr.Cells = append(sr.Cells, c)
-			}
-			pg.Summary = append(pg.Summary, sr)
+			pg.Summary = append(pg.Summary, summaryOf(wv.Title, wv.ID, src.Label, ht.Verdicts, summaryColumns))
 		}
 		var charts []*chart
 		switch {
@@ -230,21 +298,19 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 			}
 			charts = append(charts, efficiencyChart(k, ss))
 		}
-		for _, c := range charts {
-			f, ok, err := add(c)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				wv.Figures = append(wv.Figures, f)
-			}
+		if err := addAll(&wv.Figures, charts...); err != nil {
+			return nil, err
 		}
 		pg.Workloads = append(pg.Workloads, wv)
 	}
+	pg.Across = a.across()
 	// RSS per connection against connection count, per scenario that varied conns.
 	byScenario := map[string]map[string][]series{}
 	orders := map[string][]string{}
 	for _, s := range rp.seriesOf(m.Entries) {
+		if s.entry.Result.OnLadder() {
+			continue
+		}
 		sc := s.entry.Result.Scenario
 		if byScenario[sc] == nil {
 			byScenario[sc] = map[string][]series{}
@@ -266,20 +332,49 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		order := orders[sc]
 		sort.SliceStable(order, func(i, j int) bool {
 			a, b := byScenario[sc][order[i]][0], byScenario[sc][order[j]][0]
-			if a.hostIdx != b.hostIdx {
-				return a.hostIdx < b.hostIdx
+			if a.srcIdx != b.srcIdx {
+				return a.srcIdx < b.srcIdx
 			}
-			return a.backend < b.backend
+			return a.name < b.name
 		})
-		f, ok, err := add(rssChart(sc, byScenario[sc], order))
-		if err != nil {
+		if err := addAll(&pg.Extra, rssChart(sc, byScenario[sc], order)); err != nil {
 			return nil, err
-		}
-		if ok {
-			pg.Extra = append(pg.Extra, f)
 		}
 	}
 	return pg, nil
+}
+
+// summaryOf is a row of a recommendations table: one cell per column title.
+func summaryOf(workload, id, source string, vs []verdict, columns []string) summaryRow {
+	sr := summaryRow{Workload: workload, WorkloadID: id, Host: source, Verdicts: vs}
+	for _, col := range columns {
+		c := summaryCell{Short: "—"}
+		for _, v := range vs {
+			if v.Metric == col {
+				c = summaryCell{Short: v.Short, Text: v.Text, Significant: v.Significant, Noisy: v.Noisy, Present: true}
+			}
+		}
+		sr.Cells = append(sr.Cells, c)
+	}
+	return sr
+}
+
+// runViewOf describes one run: when, its speed index and any drifted round.
+func runViewOf(src results.Source) runView {
+	r := src.Run.Run
+	rv := runView{Label: src.Label, Path: src.Run.Path, Suite: r.Suite, Interrupted: r.Interrupted,
+		When: r.Started.UTC().Format("2006-01-02 15:04:05Z") + " – " + r.Finished.UTC().Format("15:04:05Z")}
+	if r.Speed == nil {
+		rv.Speed = "not recorded"
+		return rv
+	}
+	rv.Speed = fmt.Sprintf("%s (%d rounds)", trim(r.Speed.Index), len(r.Speed.Rounds))
+	for _, c := range r.Speed.Rounds {
+		if c.Drifted {
+			rv.Drift = append(rv.Drift, fmt.Sprintf("round %d drifted %.0f %% (calibration before vs after): its repetitions are flagged", c.Round+1, 100*c.Drift))
+		}
+	}
+	return rv
 }
 
 func variesConns(groups map[string][]series) bool {
@@ -308,8 +403,11 @@ func opt(p *float64, f func(float64) string) string {
 
 func rowOf(s series) row {
 	r := s.entry.Result
-	w := row{Backend: s.entry.Result.Backend, Note: r.BackendNote, Reps: r.Reps, Error: r.Error,
+	w := row{Backend: s.name, Note: r.BackendNote, Reps: repsText(r), Error: r.Error,
 		Bottleneck: r.Bottleneck, ClientBound: r.ClientBound()}
+	if r.Note != "" {
+		w.Note = strings.TrimSpace(w.Note + " " + r.Note)
+	}
 	if w.Bottleneck == "" {
 		w.Bottleneck = "unknown"
 	}
@@ -319,13 +417,15 @@ func rowOf(s series) row {
 		w.Spread = fmt.Sprintf("%s–%s", si(sp.Min), si(sp.Max))
 	}
 	get := func(m results.Metric, f func(float64) string) string { return opt(m.Get(&r.Figures), f) }
-	w.P50 = get(results.MetricLatencyP50, dur)
-	w.P99 = get(results.MetricLatencyP99, dur)
-	w.P999 = get(results.MetricLatencyP999, dur)
+	w.P50 = tailText(r, results.MetricLatencyP50)
+	w.P99 = tailText(r, results.MetricLatencyP99)
+	w.P999 = tailText(r, results.MetricLatencyP999)
+	w.N = samplesText(r)
 	w.CPU = get(results.MetricServerCPU, func(v float64) string { return trim(v/1e3) + " µs" })
 	w.Sys = get(results.MetricSyscalls, trim)
 	w.Ctx = get(results.MetricCtxSwitches, trim)
 	w.RSS = get(results.MetricRSSPerConn, bytesIEC)
+	w.Steady, w.Unsteady = steadyText(r)
 	w.GC = na
 	if r.Server != nil && r.Server.GCCycles != nil {
 		w.GC = trim(*r.Server.GCCycles)
@@ -346,11 +446,13 @@ func rowOf(s series) row {
 }
 
 var funcs = template.FuncMap{
-	"columns": func() []string { return summaryColumns },
-	"join":    strings.Join,
-	"pct":     func(p float64) string { return fmt.Sprintf("%.3f", p) },
-	"cpus":    cpuList,
-	"mdrow":   func(s string) string { return strings.ReplaceAll(s, "|", "\\|") },
+	"columns":       func() []string { return summaryColumns },
+	"ladderColumns": func() []string { return ladderColumns },
+	"method":        func() string { return method },
+	"join":          strings.Join,
+	"pct":           func(p float64) string { return fmt.Sprintf("%.3f", p) },
+	"cpus":          cpuList,
+	"mdrow":         func(s string) string { return strings.ReplaceAll(s, "|", "\\|") },
 }
 
 func cpuList(cs []int) string {
@@ -362,13 +464,4 @@ func cpuList(cs []int) string {
 		ss = append(ss, fmt.Sprint(c))
 	}
 	return strings.Join(ss, ",")
-}
-
-// byBackend relabels series of one host by backend name alone (the host is the section).
-func byBackend(ss []series) []series {
-	out := append([]series(nil), ss...)
-	for i := range out {
-		out[i].label = out[i].backend
-	}
-	return out
 }

@@ -16,7 +16,7 @@ import (
 
 // The full fixture report is rendered once per test binary (rendering is the slow part,
 // especially under -race) and shared read-only by the tests.
-var shared struct {
+var shared, sharedEq struct {
 	once      sync.Once
 	out, html string
 	err       error
@@ -25,8 +25,10 @@ var shared struct {
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	if shared.out != "" {
-		os.RemoveAll(shared.out)
+	for _, d := range []string{shared.out, sharedEq.out} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }
@@ -43,6 +45,21 @@ func writeFixtureReport(t testing.TB) (out, html string) {
 		t.Fatalf("WriteReport: %v", shared.err)
 	}
 	return shared.out, shared.html
+}
+
+// writeEqualLoadReport renders the committed equal-load fixture once per test binary.
+func writeEqualLoadReport(t testing.TB) (out, html string) {
+	t.Helper()
+	sharedEq.once.Do(func() {
+		sharedEq.out, sharedEq.err = os.MkdirTemp("", "iobench-report-eq-")
+		if sharedEq.err == nil {
+			sharedEq.html, sharedEq.err = WriteReport(sharedEq.out, eqFixtureDir)
+		}
+	})
+	if sharedEq.err != nil {
+		t.Fatalf("WriteReport: %v", sharedEq.err)
+	}
+	return sharedEq.out, sharedEq.html
 }
 
 // smallInput writes a run of the first n Linux fixture results (no HDR logs) to a temp
@@ -113,13 +130,7 @@ func TestReportReferencesEveryPlot(t *testing.T) {
 
 // TestReportContent checks the honesty rules are visible in the report.
 func TestReportContent(t *testing.T) {
-	out, htmlPath := writeFixtureReport(t)
-	html, _ := os.ReadFile(htmlPath)
-	md, _ := os.ReadFile(filepath.Join(out, MarkdownName))
-	for _, doc := range []struct {
-		name string
-		text string
-	}{{"html", string(html)}, {"md", string(md)}} {
+	for _, doc := range reportDocs(writeFixtureReport(t)) {
 		for _, want := range []string{
 			"bench-linux (linux)", "bench-win (windows, wine)", // labelled by host and OS
 			"client-bound",  // client-bound throughput labelled
@@ -138,9 +149,18 @@ func TestReportContent(t *testing.T) {
 		}
 	}
 	// Machines never pooled: netstd appears under both hosts in the pingpong section, as two rows.
-	if strings.Count(string(md), "| netstd |") < 2 {
+	if md := reportDocs(writeFixtureReport(t))[1].text; strings.Count(md, "| netstd |") < 2 {
 		t.Error("netstd of both hosts not shown separately")
 	}
+}
+
+type reportDoc struct{ name, text string }
+
+// reportDocs reads the HTML and the Markdown of a rendered report.
+func reportDocs(out, htmlPath string) []reportDoc {
+	html, _ := os.ReadFile(htmlPath)
+	md, _ := os.ReadFile(filepath.Join(out, MarkdownName))
+	return []reportDoc{{"html", string(html)}, {"md", string(md)}}
 }
 
 func TestReportBadInput(t *testing.T) {
@@ -196,5 +216,72 @@ func TestReportBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEqualLoadReportContent: the equal-load report shows curves, per-rate verdicts with the
+// A/A rule, confidence for every tail, and every flag a reader must see, in HTML and Markdown.
+func TestEqualLoadReportContent(t *testing.T) {
+	out, htmlPath := writeEqualLoadReport(t)
+	docs := reportDocs(out, htmlPath)
+	md := docs[1].text
+	for _, doc := range docs {
+		for _, want := range []string{
+			"Recommendations at equal offered load",
+			"uring 40–80 %",                 // at which rates who wins
+			"epoll and netstd cross at ≈",   // where curves cross
+			"A/A calibration", "A/A spread", // the A/A table
+			"too noisy for verdicts on this metric", // the noisy A/A pair
+			"within the A/A spread",                 // a p < α difference not called significant
+			"too few samples (",                     // tails without enough samples
+			"[95 % CI]", "µs [",                     // tails with their interval
+			"SATURATED", "gnet saturated from 80 %", // saturation
+			"steady: false",                // the non-steady result
+			"INTERRUPTED", "1 interrupted", // the interrupted run and repetition
+			"round 3 drifted 14 %", "in a drifted round", // the drifted round
+			"99.3 (5 rounds)",                        // the speed index per run
+			"Capacity (closed loop)", "client-bound", // the secondary capacity figure
+		} {
+			if !strings.Contains(doc.text, want) {
+				t.Errorf("%s lacks %q", doc.name, want)
+			}
+		}
+	}
+	pngs, _ := filepath.Glob(filepath.Join(out, "*.png"))
+	var names []string
+	for _, p := range pngs {
+		names = append(names, filepath.Base(p))
+	}
+	for _, kind := range []string{"latency-vs-rate-", "cost-vs-rate-", "capacity-"} {
+		if n := strings.Count(strings.Join(names, " "), kind); n != 2 {
+			t.Errorf("%d %s plots, want one per workload (2)", n, kind)
+		}
+	}
+	if strings.Contains(md, "throughput-") {
+		t.Error("a ladder workload must not render the old closed-loop throughput chart")
+	}
+}
+
+// TestCommittedOldReportRenders: the committed example run (old format: no ladder, no CIs,
+// no speed index) still renders, marked where it lacks what new runs carry. Only its run file
+// is used (HDR logs are the fixtures' business): rendering them all is slow under -race.
+func TestCommittedOldReportRenders(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "results", "linux-quick-20261128", results.RunFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(in, results.RunFileName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	html, err := WriteReport(out, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := os.ReadFile(html)
+	for _, want := range []string{"(no CI)", "not recorded", "throughput-pingpong", "significant"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestReportScreenshot opens the fixture report in headless Chromium through
+// TestReportScreenshot opens the equal-load fixture report in headless Chromium through
 // scripts/report-screenshot.sh and checks the screenshot is a real rendering: a sizeable PNG
 // with many distinct colours (plots) rather than a blank or error page.
 func TestReportScreenshot(t *testing.T) {
@@ -25,7 +25,7 @@ func TestReportScreenshot(t *testing.T) {
 		}
 		t.Skip("chromium not installed: the report was not checked in a browser (.ci/run installs it)")
 	}
-	_, html := writeFixtureReport(t)
+	_, html := writeEqualLoadReport(t)
 	shot := filepath.Join(t.TempDir(), "screenshot.png")
 	script, _ := filepath.Abs(filepath.Join("..", "scripts", "report-screenshot.sh"))
 	cmd := exec.Command(script, html, shot, "1400x3000")
@@ -57,9 +57,9 @@ func TestReportScreenshot(t *testing.T) {
 	if len(colors) < 200 {
 		t.Fatalf("screenshot has only %d distinct colours: not a rendered report", len(colors))
 	}
-	// Bars in the backend colours of the first plot must be visible (solid gnet orange and
-	// netpoll purple; the browser may shift colours slightly when scaling).
-	for name, c := range map[string][3]int{"gnet": {0xff, 0x7f, 0x0e}, "netpoll": {0x94, 0x67, 0xbd}} {
+	// Curves in the backend colours of the first plots must be visible (gnet orange, uring
+	// green, epoll blue; the browser may shift colours slightly when scaling).
+	for name, c := range map[string][3]int{"gnet": {0xff, 0x7f, 0x0e}, "uring": {0x2c, 0xa0, 0x2c}, "epoll": {0x1f, 0x77, 0xb4}} {
 		n := 0
 		for k, cnt := range colors {
 			if near(int(k>>16), c[0]) && near(int(k>>8&0xff), c[1]) && near(int(k&0xff), c[2]) {
@@ -68,6 +68,11 @@ func TestReportScreenshot(t *testing.T) {
 		}
 		if n < 100 {
 			t.Errorf("only %d %s-coloured pixels: plots not shown", n, name)
+		}
+	}
+	if keep := os.Getenv("IOBENCH_KEEP_SCREENSHOT"); keep != "" {
+		if err := os.WriteFile(keep, data, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 	t.Logf("screenshot %s: %d bytes, %d colours", shot, len(data), len(colors))

@@ -3,46 +3,56 @@ package plots
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/iobench/iobench/results"
 )
 
-// verdict is the recommendation for one metric of one workload on one host: the best backend,
-// its margin over the runner-up, and whether the difference is significant across repetitions
-// (two-sided Mann–Whitney U at α = 0.05, as benchstat).
+// verdict is the recommendation for one metric of one workload in one run: on a ladder, at
+// which rates who wins; otherwise the best label against the runner-up. Significance is the
+// two-sided Mann–Whitney U at α = 0.05 over repetitions (as benchstat) AND, when the run has
+// an A/A pair, a relative difference beyond the A/A spread (see the package doc).
 type verdict struct {
 	Metric      string
-	Best        string
-	Runner      string
-	BestVal     string
-	RunnerVal   string
-	Margin      string // e.g. "+12.4%" (best relative to runner-up)
-	P           float64
-	N1, N2      int
 	Significant bool
-	Tested      bool // a test was possible (>=1 sample each)
-	ClientBound bool // throughput of best or runner-up is a client-bound lower bound
-	NA          []string
+	Noisy       bool   // the A/A pair itself differed significantly: no verdict on this metric
 	Text        string // the full sentence
 	Short       string // for the summary table cell
+	best        string // the winner ("" when none)
+	questions   []question
 }
 
-// summaryColumns are the metric titles of the summary table, in order.
+// question is one verdict as an answer another run of the same machine can give too.
+type question struct {
+	workload, metric, point string
+	out                     results.Outcome
+	text                    string // this run's answer, short
+}
+
+func (q question) key() string { return q.workload + "\x00" + q.metric + "\x00" + q.point }
+
+// summaryColumns are the metric titles of the summary table of workloads without a ladder.
 var summaryColumns = []string{results.MetricMsgsPerSec.Title, results.MetricLatencyP50.Title,
 	results.MetricLatencyP99.Title, results.MetricServerCPU.Title, results.MetricSyscalls.Title,
 	results.MetricCtxSwitches.Title, results.MetricRSSPerConn.Title, sweepMetric}
 
-const sweepMetric = "max rate meeting the p99 SLO"
+// ladderColumns are the metric titles of the summary table of equal-load ladders.
+var ladderColumns = append(metricTitles(ladderMetrics), capacityMetric)
 
-type candidate struct {
-	s       series
-	median  float64
-	samples []float64
+func metricTitles(ms []results.Metric) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Title)
+	}
+	return out
 }
 
-// verdicts computes the recommendation of each metric over the series of one host.
+const (
+	sweepMetric    = "max rate meeting the p99 SLO"
+	capacityMetric = "capacity (closed loop)"
+)
+
+// verdicts computes the recommendation of each metric over the series of one run.
 func verdicts(k results.Key, ss []series) []verdict {
 	ms := []results.Metric{results.MetricMsgsPerSec, results.MetricLatencyP50, results.MetricLatencyP99,
 		results.MetricServerCPU, results.MetricSyscalls, results.MetricCtxSwitches, results.MetricRSSPerConn}
@@ -54,7 +64,9 @@ func verdicts(k results.Key, ss []series) []verdict {
 	}
 	var out []verdict
 	for _, m := range ms {
-		if v, ok := metricVerdict(m, ss); ok {
+		if v, ok := metricVerdict(m, m.Title, ss); ok {
+			v.questions = []question{{workload: k.String(), metric: m.Title, text: v.Short,
+				out: v.outcome()}}
 			out = append(out, v)
 		}
 	}
@@ -64,6 +76,10 @@ func verdicts(k results.Key, ss []series) []verdict {
 		}
 	}
 	return out
+}
+
+func (v verdict) outcome() results.Outcome {
+	return results.Outcome{Present: v.best != "", Winner: v.best, Significant: v.Significant}
 }
 
 func fmtMetric(m results.Metric, v float64) string {
@@ -78,77 +94,118 @@ func fmtMetric(m results.Metric, v float64) string {
 	return trim(v)
 }
 
-func metricVerdict(m results.Metric, ss []series) (verdict, bool) {
-	v := verdict{Metric: m.Title}
-	var cs []candidate
+// aaOf is the A/A calibration of metric m over one point: an A/A twin among ss against its
+// base; nil when there is none.
+func aaOf(m results.Metric, ss []series) *results.AA {
+	for _, t := range ss {
+		b := results.AATwinOf(t.name)
+		if b == "" {
+			continue
+		}
+		for _, s := range ss {
+			if s.name == b {
+				a := results.Calibrate([]results.Candidate{results.CandidateOf(s.entry.Result, m)},
+					[]results.Candidate{results.CandidateOf(t.entry.Result, m)})
+				if a.Present() {
+					return a
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// metricVerdict compares metric m (titled title) over the series of one point.
+func metricVerdict(m results.Metric, title string, ss []series) (verdict, bool) {
+	v := verdict{Metric: title}
+	var cs []results.Candidate
+	var na []string
+	byLabel := map[string]series{}
 	for _, s := range ss {
 		r := s.entry.Result
 		if r.Error != "" {
 			continue
 		}
-		p := m.Get(&r.Figures)
-		if p == nil {
-			v.NA = append(v.NA, s.label)
+		c := results.CandidateOf(r, m)
+		c.Label = s.label
+		byLabel[s.label] = s
+		if c.Excluded == "n/a" {
+			na = append(na, s.label)
 			continue
 		}
-		samples := m.Samples(r)
-		if len(samples) == 0 {
-			samples = []float64{*p}
-		}
-		cs = append(cs, candidate{s: s, median: *p, samples: samples})
+		cs = append(cs, c)
 	}
 	if len(cs) == 0 {
-		if len(v.NA) == 0 {
+		if len(na) == 0 {
 			return v, false
 		}
-		v.Text = fmt.Sprintf("%s: not measured for any backend here (n/a: %s)", m.Title, strings.Join(v.NA, ", "))
+		v.Text = fmt.Sprintf("%s: not measured for any backend here (n/a: %s)", title, strings.Join(na, ", "))
 		v.Short = "n/a (not measured)"
 		return v, true
 	}
-	sort.SliceStable(cs, func(i, j int) bool {
-		if m.HigherBetter {
-			return cs[i].median > cs[j].median
-		}
-		return cs[i].median < cs[j].median
-	})
-	best := cs[0]
-	v.Best, v.BestVal = best.s.label, fmtMetric(m, best.median)
-	na := ""
-	if len(v.NA) > 0 {
-		na = " (n/a for " + strings.Join(v.NA, ", ") + ")"
+	aa := aaOf(m, ss)
+	pv := results.ComparePoint(m, cs, aa)
+	naText := ""
+	if len(na) > 0 {
+		naText = " (n/a for " + strings.Join(na, ", ") + ")"
 	}
-	if len(cs) == 1 {
-		v.Text = fmt.Sprintf("%s: only %s measured it (%s)%s", m.Title, v.Best, v.BestVal, na)
-		v.Short = v.Best + " (only one measured)"
+	if len(pv.Excluded) > 0 {
+		naText += " (not ranked: " + strings.Join(pv.Excluded, ", ") + ")"
+	}
+	v.best = pv.Best
+	if pv.Best == "" {
+		v.Text = fmt.Sprintf("%s: no label could be ranked%s", title, naText)
+		v.Short = "no candidate"
 		return v, true
 	}
-	run := cs[1]
-	v.Runner, v.RunnerVal = run.s.label, fmtMetric(m, run.median)
-	if run.median != 0 {
-		v.Margin = fmt.Sprintf("%+.1f%%", 100*(best.median-run.median)/math.Abs(run.median))
+	val := func(label string, v float64) string {
+		if _, tail := results.TailP(m); tail {
+			return tailText(byLabel[label].entry.Result, m) // a percentile always with its CI
+		}
+		return fmtMetric(m, v)
 	}
-	u := results.MannWhitneyU(best.samples, run.samples)
-	v.P, v.N1, v.N2, v.Tested = u.P, u.N1, u.N2, true
-	v.Significant = u.Significant(results.Alpha)
-	v.ClientBound = m.Name == results.MetricMsgsPerSec.Name && (best.s.entry.Result.ClientBound() || run.s.entry.Result.ClientBound())
-	cmp := fmt.Sprintf("%s %s vs %s %s (%s)", v.Best, v.BestVal, v.Runner, v.RunnerVal, v.Margin)
+	bestVal := val(pv.Best, pv.BestMedian)
+	if !pv.Tested {
+		v.Text = fmt.Sprintf("%s: only %s measured it (%s)%s", title, pv.Best, bestVal, naText)
+		v.Short = pv.Best + " (only one measured)"
+		return v, true
+	}
+	margin := ""
+	if pv.RunnerMedian != 0 {
+		margin = fmt.Sprintf("%+.1f%%", 100*pv.Rel)
+	}
+	u := pv.U
+	v.Significant = pv.Significant
+	clientBound := m.Name == results.MetricMsgsPerSec.Name &&
+		(byLabel[pv.Best].entry.Result.ClientBound() || byLabel[pv.Runner].entry.Result.ClientBound())
+	cmp := fmt.Sprintf("%s %s vs %s %s (%s)", pv.Best, bestVal, pv.Runner, val(pv.Runner, pv.RunnerMedian), margin)
 	stat := fmt.Sprintf("Mann–Whitney U p=%.3f, n=%d vs %d", u.P, u.N1, u.N2)
-	if v.Significant {
-		v.Text = fmt.Sprintf("%s: best %s — significant (%s)", m.Title, cmp, stat)
-		v.Short = fmt.Sprintf("%s %s, p=%.3f", v.Best, v.Margin, u.P)
-	} else {
-		v.Short = fmt.Sprintf("no sig. difference (%s %s, p=%.2f)", v.Best, v.Margin, u.P)
-		why := ""
+	switch {
+	case aa.Present() && aa.Noisy:
+		v.Noisy = true
+		p := aa.Points[0]
+		v.Short = fmt.Sprintf("too noisy (A/A p=%.3f)", p.U.P)
+		v.Text = fmt.Sprintf("%s: the A/A pair %s / %s differed significantly (%+.1f %%, p=%.3f): the machine was too noisy for verdicts on this metric (%s, %s)",
+			title, aa.Base, aa.Twin, 100*p.Rel, p.U.P, cmp, stat)
+	case v.Significant:
+		v.Text = fmt.Sprintf("%s: best %s — significant (%s)", title, cmp, stat)
+		v.Short = fmt.Sprintf("%s %s, p=%.3f", pv.Best, margin, u.P)
+	default:
+		v.Short = fmt.Sprintf("no sig. difference (%s %s, p=%.3f)", pv.Best, margin, u.P)
+		why := "; " + pv.Why
 		if minP := minExactP(u.N1, u.N2); minP >= results.Alpha {
 			why = fmt.Sprintf("; with %d vs %d repetitions p cannot go below %.2f: run ≥4 each", u.N1, u.N2, minP)
 		}
-		v.Text = fmt.Sprintf("%s: no significant difference between %s (%s%s)", m.Title, cmp, stat, why)
+		v.Text = fmt.Sprintf("%s: no significant difference between %s (%s%s)", title, cmp, stat, why)
 	}
-	if v.ClientBound {
+	if aa.Present() && !aa.Noisy {
+		v.Text += fmt.Sprintf(" [A/A %s / %s: %+.1f %%, p=%.3f]", aa.Base, aa.Twin, 100*aa.Points[0].Rel, aa.Points[0].U.P)
+	}
+	if clientBound {
 		v.Text += " — client-bound: the load generator saturated, these are lower bounds of server throughput"
 		v.Short += " — client-bound"
 	}
-	v.Text += na
+	v.Text += naText
 	return v, true
 }
 
@@ -169,41 +226,56 @@ func sweepVerdict(ss []series) (verdict, bool) {
 		rate float64
 	}
 	var cs []c
+	var na []string
 	for _, s := range ss {
 		sw := s.entry.Result.Sweep
-		if sw == nil {
+		if sw == nil || s.aa {
 			continue
 		}
 		if sw.MaxRateMeetingSLO == nil {
-			v.NA = append(v.NA, s.label+" (never met the SLO)")
+			na = append(na, s.label+" (never met the SLO)")
 			continue
 		}
 		cs = append(cs, c{s, *sw.MaxRateMeetingSLO})
 	}
 	if len(cs) == 0 {
-		if len(v.NA) == 0 {
+		if len(na) == 0 {
 			return v, false
 		}
 		v.Text = v.Metric + ": no backend met the SLO at any offered rate"
 		v.Short = "none met the SLO"
 		return v, true
 	}
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].rate > cs[j].rate })
-	v.Best, v.BestVal = cs[0].s.label, si(cs[0].rate)+" msgs/s"
-	if len(cs) > 1 {
-		v.Runner, v.RunnerVal = cs[1].s.label, si(cs[1].rate)+" msgs/s"
-		if cs[1].rate != 0 {
-			v.Margin = fmt.Sprintf("%+.1f%%", 100*(cs[0].rate-cs[1].rate)/cs[1].rate)
+	best := 0
+	for i := range cs {
+		if cs[i].rate > cs[best].rate {
+			best = i
+		}
+	}
+	b := cs[best]
+	cs = append(cs[:best:best], cs[best+1:]...)
+	v.best = b.s.label
+	bestVal := si(b.rate) + " msgs/s"
+	if len(cs) > 0 {
+		run := cs[0]
+		for _, x := range cs {
+			if x.rate > run.rate {
+				run = x
+			}
+		}
+		margin := ""
+		if run.rate != 0 {
+			margin = fmt.Sprintf("%+.1f%%", 100*(b.rate-run.rate)/run.rate)
 		}
 		v.Text = fmt.Sprintf("%s: best %s %s vs %s %s (%s) — one sweep per backend, the step size bounds the resolution; no significance test",
-			v.Metric, v.Best, v.BestVal, v.Runner, v.RunnerVal, v.Margin)
-		v.Short = fmt.Sprintf("%s %s (%s), untested", v.Best, v.BestVal, v.Margin)
+			v.Metric, b.s.label, bestVal, run.s.label, si(run.rate)+" msgs/s", margin)
+		v.Short = fmt.Sprintf("%s %s (%s), untested", b.s.label, bestVal, margin)
 	} else {
-		v.Text = fmt.Sprintf("%s: %s %s", v.Metric, v.Best, v.BestVal)
-		v.Short = v.Best + " " + v.BestVal
+		v.Text = fmt.Sprintf("%s: %s %s", v.Metric, b.s.label, bestVal)
+		v.Short = b.s.label + " " + bestVal
 	}
-	if len(v.NA) > 0 {
-		v.Text += "; " + strings.Join(v.NA, ", ")
+	if len(na) > 0 {
+		v.Text += "; " + strings.Join(na, ", ")
 	}
 	return v, true
 }

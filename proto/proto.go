@@ -8,9 +8,53 @@
 //   - sockperf: the framing of the sockperf tool (SockperfHeaderSize bytes, big-endian: u64
 //     sequence, u16 flags, u32 total length). The server answers only messages with the
 //     pong-request flag, clearing the client flag (see sockperf's Message class).
+//   - crypto: framed frames sealed per frame with AES-256-GCM under per-session keys from an
+//     X25519 handshake (the seed's CryptoSession); wire format below. CryptoClient is its load
+//     generator codec, CryptoRespond and CryptoSession the server's side.
 //
 // Decoders reject garbage with ErrProtocol and frames over the limit with ErrTooLarge; the
 // server apps turn those into a KickPacketError / KickRecvBufferOverFull kick.
+//
+// Ledger and ClassifyUnanswered are the verification side of the faults scenario: a message
+// in flight when the server was killed is counted apart, never as lost or duplicated.
+//
+// # Crypto wire format
+//
+// All integers are big-endian. The client speaks first; each side sends one hello of
+// CryptoHelloSize (40) bytes:
+//
+//	[4]byte  magic     "IOBc" from the client, "IOBs" from the server
+//	u8       version   1
+//	u8       suite     1: X25519, HKDF-SHA256, AES-256-GCM
+//	u16      reserved  0
+//	[32]byte key       the sender's ephemeral X25519 public key (RFC 7748), new per connection
+//
+// Both sides compute the X25519 shared secret (crypto/ecdh rejects the all-zero result of a
+// low-order point) and derive with HKDF-SHA256 (RFC 5869), the transcript as salt:
+//
+//	prk                  = HKDF-Extract(salt = SHA-256(clientHello || serverHello), secret)
+//	c2sKey || c2sPrefix  = HKDF-Expand(prk, "iobench crypto v1 client to server", 36)
+//	s2cKey || s2cPrefix  = HKDF-Expand(prk, "iobench crypto v1 server to client", 36)
+//
+// a 32-byte AES-256 key and a 4-byte nonce prefix per direction. Then every message in each
+// direction is one frame:
+//
+//	u32      length      whole frame: CryptoHeaderSize (12) + len(plaintext) + CryptoTagSize (16)
+//	u64      counter     frames this side sent before this one: 0, 1, 2, ... (per direction)
+//	[]byte   ciphertext  AES-256-GCM(key, nonce, plaintext, additional data = the 12 header bytes)
+//	[16]byte tag
+//
+//	nonce = prefix (4 bytes) || counter (8 bytes)
+//
+// The plaintext of the crypto app is one framed frame (see FramedHeaderSize: type TypeEcho,
+// source, sequence, CRC-32C), which the server checks after decryption and echoes sealed with
+// the server-to-client key and counter. A receiver accepts only the counter it expects next,
+// checked before decryption (ErrReplay: replayed, dropped or reordered), then the tag (ErrAuth);
+// a hello that is not as above is ErrHandshake. Nonces are never reused: keys are per session
+// and direction, the counter only grows, and a side stops with ErrKeyExhausted before it could
+// wrap (DefaultCryptoFrames) or once a key has sealed DefaultCryptoBytes. The handshake has no
+// long-term keys: it gives each session its own key, as the workload needs, but does not
+// authenticate the server (no certificates).
 package proto
 
 import (

@@ -64,13 +64,14 @@ func server(f *Figures, get func(*ServerMetrics) *float64) *float64 {
 	return get(f.Server)
 }
 
-// Samples returns the per-repetition values of m in r (repetitions with an Error or without
-// the metric excluded).
+// Samples returns the per-repetition values of m in r: the repetitions that count for its
+// headline ([Result.Counted]: not failed, not interrupted, in the headline's saturation state)
+// and measured m.
 func (m Metric) Samples(r *Result) []float64 {
 	var xs []float64
 	for i := range r.Repetitions {
 		rep := &r.Repetitions[i]
-		if rep.Error != "" {
+		if !r.Counted(rep) {
 			continue
 		}
 		if p := m.Get(&rep.Figures); p != nil {

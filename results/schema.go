@@ -295,7 +295,7 @@ type Rep struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Round is the interleaving round this repetition ran in (Run.Speed.Rounds[Round]);
 	// SpeedDrifted copies that round's flag.
-	Round        int  `json:"round"`
+	Round        int  `json:"round,omitempty"`
 	SpeedDrifted bool `json:"speed_drifted,omitempty"`
 }
 

@@ -26,6 +26,10 @@ if [ -z "$browser" ]; then
 	echo "$0: chromium not installed" >&2
 	exit 3
 fi
+if [ -e "$out" ] && [ ! -f "$out" ]; then
+	echo "$0: $out exists and is not a regular file: refusing to replace it" >&2
+	exit 2
+fi
 abs=$(cd "$(dirname "$html")" && pwd)/$(basename "$html")
 case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 profile=$(mktemp -d)

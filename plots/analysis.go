@@ -1,0 +1,256 @@
+package plots
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/iobench/iobench/results"
+)
+
+// analysis is every verdict of a merged set, computed once, before anything is drawn: the
+// ladders of each family per run, the verdicts of the other workloads per run, and each run's
+// verdicts as questions for the comparison across runs.
+type analysis struct {
+	m         *results.Merged
+	rp        *report
+	ladders   map[results.Key][]*ladder         // per family: one ladder per run that has it
+	capacity  map[*ladder]*verdict              // closed-loop capacity verdict of a ladder
+	plain     map[results.Key]map[int][]verdict // per workload, per source
+	questions map[int][]question                // per source, in page order
+}
+
+func analyse(m *results.Merged) *analysis {
+	a := &analysis{m: m, rp: newReport(m), ladders: map[results.Key][]*ladder{},
+		capacity: map[*ladder]*verdict{}, plain: map[results.Key]map[int][]verdict{},
+		questions: map[int][]question{}}
+	for _, fam := range m.Families {
+		bySrc := splitSources(a.rp.seriesOf(m.FamilyOf(fam)))
+		for _, si := range sortedKeys(bySrc) {
+			l := newLadder(fam, m.Sources[si], si, bySrc[si])
+			a.ladders[fam] = append(a.ladders[fam], l)
+			a.questions[si] = append(a.questions[si], l.questions()...)
+			if v, ok := metricVerdict(results.MetricMsgsPerSec, capacityMetric, byName(l.capRes)); ok {
+				v.questions = []question{{workload: results.FamilyTitle(fam), metric: capacityMetric,
+					text: v.Short, out: v.outcome()}}
+				a.capacity[l] = &v
+				a.questions[si] = append(a.questions[si], v.questions...)
+			}
+		}
+	}
+	for _, k := range m.Workloads {
+		bySrc := splitSources(a.rp.seriesOf(m.Of(k)))
+		a.plain[k] = map[int][]verdict{}
+		for _, si := range sortedKeys(bySrc) {
+			vs := verdicts(k, byName(bySrc[si]))
+			a.plain[k][si] = vs
+			for _, v := range vs {
+				a.questions[si] = append(a.questions[si], v.questions...)
+			}
+		}
+	}
+	return a
+}
+
+func splitSources(ss []series) map[int][]series {
+	out := map[int][]series{}
+	for _, s := range ss {
+		out[s.srcIdx] = append(out[s.srcIdx], s)
+	}
+	return out
+}
+
+func sortedKeys(m map[int][]series) []int {
+	var ks []int
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Ints(ks)
+	return ks
+}
+
+// byName relabels series of one run by their result label alone (the run is the section).
+func byName(ss []series) []series {
+	out := append([]series(nil), ss...)
+	for i := range out {
+		out[i].label = out[i].name
+	}
+	return out
+}
+
+// acrossView compares the runs of one machine verdict by verdict.
+type acrossView struct {
+	Host   string
+	Groups []acrossGroup
+	Apart  []string // runs not compared with the others, and why
+}
+
+// acrossGroup is a set of runs whose verdicts are put side by side: their speed indices are
+// within 20 % of each other (or none recorded one).
+type acrossGroup struct {
+	Runs     []string
+	Note     string
+	Rows     []acrossRow
+	Counts   map[results.Agreement]int
+	Verdict  string // the one-line conclusion
+	Replicat bool   // every verdict that any run calls significant agrees
+}
+
+type acrossRow struct {
+	Workload, Metric, Point string
+	Cells                   []string
+	Agreement               results.Agreement
+}
+
+// Class is the CSS class of the row's agreement.
+func (r acrossRow) Class() string {
+	switch r.Agreement {
+	case results.Agree:
+		return "sig"
+	case results.Partly, results.Opposite:
+		return "err"
+	}
+	return "nsig"
+}
+
+// agreementOrder is how the counts are listed.
+var agreementOrder = []results.Agreement{results.Agree, results.Partly, results.Opposite, results.NoneSig, results.NotComparable}
+
+// across compares the runs of every machine that has several: per speed group, each verdict's
+// outcome in every run and whether they agree (results.AgreementOf). Runs whose speed indices
+// differ by more than 20 % are never put into one comparison: they are listed apart with the
+// reason (their sections stay side by side in the report).
+func (a *analysis) across() []acrossView {
+	var out []acrossView
+	for _, h := range a.m.Hosts {
+		var srcs []int
+		var runs []*results.Run
+		for si, s := range a.m.Sources {
+			if s.Host == h.Label {
+				srcs = append(srcs, si)
+				runs = append(runs, s.Run.Run)
+			}
+		}
+		if len(srcs) < 2 {
+			continue
+		}
+		av := acrossView{Host: h.Label}
+		groups, unchecked := results.SpeedGroups(runs)
+		compared := map[int]bool{}
+		add := func(g []int, note string) {
+			var gs []int
+			for _, i := range g {
+				gs = append(gs, srcs[i])
+				compared[i] = true
+			}
+			grp := a.group(gs)
+			if note != "" {
+				grp.Note = note
+			}
+			av.Groups = append(av.Groups, grp)
+		}
+		for _, g := range groups {
+			if len(g) >= 2 {
+				add(g, "")
+			}
+		}
+		if len(unchecked) >= 2 {
+			add(unchecked, "speed index not recorded by these runs: whether the machine moved between them is unchecked")
+		}
+		for i := range runs {
+			if !compared[i] {
+				av.Apart = append(av.Apart, a.apartReason(srcs, runs, i))
+			}
+		}
+		out = append(out, av)
+	}
+	return out
+}
+
+// apartReason says why run i of a machine is not compared with its other runs.
+func (a *analysis) apartReason(srcs []int, runs []*results.Run, i int) string {
+	me := a.m.Sources[srcs[i]].Label
+	if runs[i].Speed == nil || runs[i].Speed.Index <= 0 {
+		return me + " recorded no speed index: not compared with the runs that did (shown side by side)"
+	}
+	ref, best := -1, 0.0
+	for j := range runs {
+		if ratio, ok := results.SpeedRatio(runs[i], runs[j]); ok && j != i && (ref < 0 || ratio < best) {
+			ref, best = j, ratio
+		}
+	}
+	if ref < 0 {
+		return me + ": no other run recorded a speed index: not compared (shown side by side)"
+	}
+	return fmt.Sprintf("%s (speed index %s) is not compared with %s (speed index %s), its nearest: the indices differ by %.0f %% (more than %.0f %%), the machine itself moved; its verdicts are shown side by side, never merged",
+		me, trim(runs[i].Speed.Index), a.m.Sources[srcs[ref]].Label, trim(runs[ref].Speed.Index),
+		100*(best-1), 100*(results.MaxSpeedRatio-1))
+}
+
+// group builds the comparison of the given sources.
+func (a *analysis) group(srcs []int) acrossGroup {
+	g := acrossGroup{Counts: map[results.Agreement]int{}}
+	var speeds []string
+	for _, si := range srcs {
+		s := a.m.Sources[si]
+		g.Runs = append(g.Runs, s.Label)
+		if sp := s.Run.Run.Speed; sp != nil {
+			speeds = append(speeds, s.Label+" "+trim(sp.Index))
+		}
+	}
+	if len(speeds) == len(srcs) {
+		g.Note = "speed indices " + strings.Join(speeds, ", ") + ": within 20 %, comparable"
+	}
+	type row struct {
+		q    question
+		outs map[int]question
+	}
+	var keys []string
+	rows := map[string]*row{}
+	for _, si := range srcs {
+		for _, q := range a.questions[si] {
+			k := q.key()
+			if rows[k] == nil {
+				rows[k] = &row{q: q, outs: map[int]question{}}
+				keys = append(keys, k)
+			}
+			rows[k].outs[si] = q
+		}
+	}
+	for _, k := range keys {
+		r := rows[k]
+		ar := acrossRow{Workload: r.q.workload, Metric: r.q.metric, Point: r.q.point}
+		var outs []results.Outcome
+		for _, si := range srcs {
+			q, ok := r.outs[si]
+			outs = append(outs, q.out)
+			if !ok {
+				ar.Cells = append(ar.Cells, "not measured")
+				continue
+			}
+			t := q.text
+			if q.out.Significant {
+				t = "✔ " + t
+			}
+			ar.Cells = append(ar.Cells, t)
+		}
+		ar.Agreement = results.AgreementOf(outs)
+		g.Counts[ar.Agreement]++
+		g.Rows = append(g.Rows, ar)
+	}
+	var parts []string
+	for _, ag := range agreementOrder {
+		if n := g.Counts[ag]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, ag))
+		}
+	}
+	g.Replicat = g.Counts[results.Partly] == 0 && g.Counts[results.Opposite] == 0
+	if g.Replicat {
+		g.Verdict = fmt.Sprintf("The runs agree on every verdict that either calls significant (%d verdicts: %s).",
+			len(g.Rows), strings.Join(parts, ", "))
+	} else {
+		g.Verdict = fmt.Sprintf("%d verdict(s) do not replicate across these runs (%d verdicts: %s): a verdict that holds in one run only is not one to act on.",
+			g.Counts[results.Partly]+g.Counts[results.Opposite], len(g.Rows), strings.Join(parts, ", "))
+	}
+	return g
+}

@@ -1,0 +1,140 @@
+package proto
+
+import (
+	"slices"
+	"time"
+)
+
+// When the server is killed in the middle of a load (the faults scenario), the messages it had
+// received or was about to receive die with it: they are neither lost by the I/O model nor
+// duplicated, and must be counted apart. The rule, for one session of a load generator
+// connection that was up at a kill and ended after it:
+//
+//   - a message sent before the kill instant and never answered was in flight at the kill;
+//   - a message sent after the kill but before the client saw the session end went to a dead
+//     server (the client could not know yet): counted apart as well (AfterKill);
+//   - every other unanswered message is lost: on a session no kill ended (it ended before any
+//     kill, or was still up after the drain), or sent after reconnecting.
+//
+// Nothing is resent after a reconnect, so no message can be answered twice.
+//
+// Times are nanoseconds on one monotonic clock (the load generator's); the harness records a
+// kill's instant before it sends the signal, so a kill always precedes the disconnects it
+// causes.
+
+// Unanswered classifies the messages that never got a reply.
+type Unanswered struct {
+	InFlight  uint64 // sent before a kill on a session that kill ended
+	AfterKill uint64 // sent on such a session after the kill, before it was seen to end
+	Lost      uint64 // every other unanswered message
+}
+
+// Add returns u + v.
+func (u Unanswered) Add(v Unanswered) Unanswered {
+	return Unanswered{InFlight: u.InFlight + v.InFlight, AfterKill: u.AfterKill + v.AfterKill, Lost: u.Lost + v.Lost}
+}
+
+// ClassifyUnanswered classifies the messages a session that was up during [up, down) left
+// unanswered (sent: their send times) against the kill instants (any order). The kill that
+// ended the session is the first one in [up, down]; without one every message is lost.
+func ClassifyUnanswered(up, down int64, sent, kills []int64) Unanswered {
+	var u Unanswered
+	k, ok := killDuring(up, down, kills)
+	for _, t := range sent {
+		switch {
+		case !ok || t < up || t >= down:
+			u.Lost++ // no kill ended this session, or not sent while it was up
+		case t < k:
+			u.InFlight++
+		default:
+			u.AfterKill++
+		}
+	}
+	return u
+}
+
+func killDuring(up, down int64, kills []int64) (int64, bool) {
+	k, ok := int64(0), false
+	for _, x := range kills {
+		if x >= up && x <= down && (!ok || x < k) {
+			k, ok = x, true
+		}
+	}
+	return k, ok
+}
+
+// Ledger keeps, for one load generator connection across its reconnects, when each session
+// came up and what it left unanswered when it ended, so that the end of the run can classify
+// them against the kills (Tally) and say when the connection came back (FirstUpAfter). Not
+// safe for concurrent use: the caller serialises it with the connection's own state. It holds
+// the unanswered send times of ended sessions only (a session's messages in flight).
+type Ledger struct {
+	ups   []int64
+	ended []endedSession
+	open  bool // a session is up (the last Up has no Down yet)
+}
+
+type endedSession struct {
+	up, down int64
+	sent     []int64
+}
+
+// Up records a session coming up at t.
+func (l *Ledger) Up(t int64) {
+	l.ups = append(l.ups, t)
+	l.open = true
+}
+
+// Down records the session that came up last ending at t, with the send times of its messages
+// never answered (copied).
+func (l *Ledger) Down(t int64, unanswered []int64) {
+	up := int64(0)
+	if n := len(l.ups); n > 0 && l.open {
+		up = l.ups[n-1]
+	}
+	l.open = false
+	if len(unanswered) > 0 {
+		l.ended = append(l.ended, endedSession{up: up, down: t, sent: slices.Clone(unanswered)})
+	}
+}
+
+// Tally classifies everything this connection left unanswered: the ended sessions' messages
+// against kills, plus live, the send times still unanswered on a session up after the drain
+// (always lost: no kill ended it).
+func (l *Ledger) Tally(kills []int64, live []int64) Unanswered {
+	u := Unanswered{Lost: uint64(len(live))}
+	for _, e := range l.ended {
+		u = u.Add(ClassifyUnanswered(e.up, e.down, e.sent, kills))
+	}
+	return u
+}
+
+// FirstUpAfter is the first instant a session of this connection came up at or after t.
+func (l *Ledger) FirstUpAfter(t int64) (int64, bool) {
+	i, _ := slices.BinarySearch(l.ups, t) // Up times only grow
+	if i == len(l.ups) {
+		return 0, false
+	}
+	return l.ups[i], true
+}
+
+// Recovery is how long after a kill at t the connections came back: first and last are the
+// delays until the first and the last of them had a session up again, back how many did (of
+// len(ls)). With none back, first and last are 0.
+func Recovery(t int64, ls []*Ledger) (first, last time.Duration, back int) {
+	for _, l := range ls {
+		u, ok := l.FirstUpAfter(t)
+		if !ok {
+			continue
+		}
+		d := time.Duration(u - t)
+		if back == 0 || d < first {
+			first = d
+		}
+		if d > last {
+			last = d
+		}
+		back++
+	}
+	return first, last, back
+}
