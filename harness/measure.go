@@ -256,7 +256,7 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 }
 
 // hdrName is the HDR log file of one repetition: label (its '#' would end a URL in the
-// report), workload and cell.
+// report), workload, cell and the repetition numbered from 1, as everywhere a user reads it.
 func hdrName(l label, w Workload, c cell, index int) string {
 	name := strings.ReplaceAll(l.Name, "#", "-")
 	s := fmt.Sprintf("%s-%s-c%d-s%d-d%d", name, w.Scenario, w.Conns, w.Size, w.Depth)
@@ -266,7 +266,7 @@ func hdrName(l label, w Workload, c cell, index int) string {
 	case c.rate > 0:
 		s += fmt.Sprintf("-r%g", c.rate)
 	}
-	return fmt.Sprintf("%s-rep%d.hlog", s, index)
+	return fmt.Sprintf("%s-rep%d.hlog", s, index+1)
 }
 
 func (r *runner) writeHDR(l label, w Workload, c cell, index int, res *LoadResult) (string, error) {
