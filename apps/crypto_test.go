@@ -195,7 +195,6 @@ func TestCryptoPeers(t *testing.T) {
 			return serve(t, backend, newCrypto(t), models.Config{SendQueueLimit: 256 << 10})
 		}
 		t.Run("truncated_hello", func(t *testing.T) {
-			skipPartialClose(t, backend)
 			srv := start(t)
 			c := modeltest.Dial(t, srv.addr)
 			codec, _ := proto.NewCryptoClient(64, 1)
@@ -231,7 +230,6 @@ func TestCryptoPeers(t *testing.T) {
 			srv.waitReason(t, 1, models.KickRecv0)
 		})
 		t.Run("closed_mid_frame", func(t *testing.T) {
-			skipPartialClose(t, backend)
 			srv := start(t)
 			c, codec := cryptoDial(t, srv.addr, 64, 3)
 			write(t, c, codec.Append(nil, 0)[:30])
@@ -262,16 +260,6 @@ func TestCryptoPeers(t *testing.T) {
 			<-done
 		})
 	})
-}
-
-// skipPartialClose skips the cases where the peer closes with a partial frame unconsumed on
-// netpoll: its adapter then waits in Reader().Peek for bytes that never come and the session
-// never ends (no OnDisconnect; reproduced with the plain framed app too). That is the netpoll
-// backend's bug, outside this package; the case runs on every other backend.
-func skipPartialClose(t *testing.T, backend string) {
-	if backend == "netpoll" {
-		t.Skip("netpoll: a peer closing with a partial frame unread is never disconnected (backend bug, see the netpoll adapter's handle)")
-	}
 }
 
 // trickle writes p a few bytes at a time.

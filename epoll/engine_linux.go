@@ -191,6 +191,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	if err := checkService(h, opt); err != nil {
 		return nil, err
 	}
@@ -320,6 +321,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	if err := checkService(h, opt); err != nil {
 		return nil, err
 	}

@@ -262,6 +262,9 @@ func (l *loop) accept(s *service) {
 	for range acceptBatch {
 		fd, rsa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
+			if err != unix.EAGAIN && err != unix.EINTR {
+				s.counters.AcceptError()
+			}
 			switch err {
 			case unix.EAGAIN:
 				return
@@ -303,6 +306,7 @@ func (l *loop) accept(s *service) {
 		if err := l.attach(ss, fd, unix.EPOLLIN); err != nil {
 			unix.Close(fd)
 			s.pool.Release(slot)
+			s.counters.AcceptError()
 			continue
 		}
 		ss.Open(local, tcpAddrOf(rsa))

@@ -5,15 +5,27 @@
 //
 // # Model
 //
-// A SERVER service is one gnet engine (gnet.Run): a main reactor that accepts and hands each
-// connection round-robin to one of Config.Loops sub-reactor loops (WithNumEventLoop,
-// WithMulticore when Loops > 1, level-triggered, no ticker). gnet's defaults are kept where
-// the contract says nothing: loops are not locked to OS threads (the raw epoll backend locks
-// its own), and SO_REUSEPORT per-loop listeners are not used because gnet binds each extra
-// loop's listener to the configured address again, which for port 0 is a different port.
-// A CLIENT service is one gnet.Client with Config.Loops loops; each connection is dialled with Go net
-// (net.Dialer, so Service.Close can cancel it) and handed to the client with EnrollContext,
-// which dups the fd into the loop (dup+close+epoll_ctl per connect, on the connect path only).
+// Every service has its own gnet.Client with Config.Loops event loops (WithNumEventLoop,
+// WithMulticore when Loops > 1, level-triggered, no ticker); gnet's defaults are kept where
+// the contract says nothing (loops are not locked to OS threads; the raw epoll backend locks
+// its own). A CLIENT service dials each connection with Go net (net.Dialer, so Service.Close
+// can cancel it); a SERVER service accepts with a Go net listener on one goroutine. Both hand
+// the connection to the client with EnrollContext, which dups the fd into the next loop
+// (round-robin) and closes the Go net conn: dup+close+epoll_ctl per connection, on the
+// connect/accept path only.
+//
+// Why not gnet's own server (gnet.Run, a main reactor accepting for the loops): in gnet
+// v2.9.7 any accept error other than EAGAIN, EINTR, ECONNRESET and ECONNABORTED ends the
+// main reactor's poll loop (acceptor_unix.go accept0 returns errors.ErrAcceptSocket, which
+// Poller.Polling returns), and that shuts the whole engine down: every session dropped, the
+// listener closed, nothing reported but a log line. So one connection storm that runs the
+// process out of file descriptors (EMFILE) made the gnet server deaf for good, and no option
+// or hook of gnet's changes that. The adapter's accept loop instead counts the error
+// (ServiceStats.AcceptErrors), backs off (5 ms doubling to 1 s, as net/http does) and
+// accepts again. The cost against gnet.Run is on the accept path only: the accept runs on
+// the Go runtime poller (accept4 plus its epoll_ctl) and waits for the loop to register the
+// connection, and EnrollContext adds a dup and a close; the message path is gnet's, as
+// before. Results of connection-churn scenarios include that accept path.
 // gnet's logger is replaced by a discarding one so nothing is written on the hot path.
 //
 // # Bridges (where gnet's model differs from the contract)
@@ -89,14 +101,14 @@
 //
 // # Close
 //
-// Service.Close kicks every session with KickShutdown, waits for every OnDisconnect and for
-// the adapter's goroutines, then stops the gnet engine (Engine.Stop / Client.Stop) and waits
-// for its loops to return; the loops' pollers, eventfds and listener are closed by gnet. A
-// service is visible to Engine.Close from the start of Listen/Connect, holding a setup
-// reference until its gnet engine or client is stored, so an Engine.Close racing them waits
-// for that and stops it (see newService). gnet keeps a package-level goroutine pool (ants)
-// started at package init; the adapter never submits to it on Linux/macOS, so it holds no
-// goroutine of an engine.
+// Service.Close closes the listener (ending the accept loop), kicks every session with
+// KickShutdown, waits for every OnDisconnect and for the adapter's goroutines, then stops the
+// gnet client (Client.Stop) and waits for its loops to return; the loops' pollers and
+// eventfds are closed by gnet. A service is visible to Engine.Close from the start of
+// Listen/Connect, holding a setup reference until its gnet client is stored, so an
+// Engine.Close racing them waits for that and stops it (see newService). gnet keeps a
+// package-level goroutine pool (ants) started at package init; the adapter never submits to
+// it on Linux/macOS, so it holds no goroutine of an engine.
 package gnet
 
 import (
@@ -121,14 +133,14 @@ const Name = "gnet"
 func init() {
 	models.Register(models.Backend{
 		Name:      Name,
-		Summary:   "gnet v2: multi-reactor event loops (epoll/kqueue), main reactor accepts, one writev per loop turn",
+		Summary:   "gnet v2: event loops (epoll/kqueue) fed by a Go accept loop, one writev per loop turn",
 		Available: func() error { return nil },
 		New:       New,
 		Note:      platformNote,
 	})
 }
 
-// Engine is the gnet engine: a registry of services, each with its own gnet engine or client.
+// Engine is the gnet engine: a registry of services, each with its own gnet client.
 type Engine struct {
 	cfg  models.Config
 	jobs *models.JobLoop
@@ -165,7 +177,7 @@ func (e *Engine) Close() error {
 	return err
 }
 
-// gnetOptions are the options every gnet engine and client of this backend gets (tuning
+// gnetOptions are the options every gnet client of this backend gets (tuning
 // parity: Loops event loops, level-triggered, the read buffer sized like every RecvBuffer).
 func (e *Engine) gnetOptions() []gnetv2.Option {
 	return []gnetv2.Option{
@@ -178,53 +190,90 @@ func (e *Engine) gnetOptions() []gnetv2.Option {
 	}
 }
 
-// Listen starts a SERVER service on its own gnet engine.
+// Listen starts a SERVER service: a Go net listener whose accept loop enrolls every
+// connection into the service's own gnet client (see the package doc for why gnet's own
+// acceptor is not used).
 func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions) (models.Service, error) {
 	opt, err := opt.ForServer(e.cfg)
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	if h == nil {
 		return nil, fmt.Errorf("%w: nil handler", models.ErrBadConfig)
 	}
-	if _, err := net.ResolveTCPAddr("tcp", addr); err != nil {
-		return nil, models.WrapOp(Name, "resolve", err)
-	}
-	s, err := e.newService(opt, h, nil, func(s *service) {
-		s.booted = make(chan gnetv2.Engine, 1)
-		s.runDone = make(chan struct{})
-	})
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		return nil, models.WrapOp(Name, "listen", err)
+	}
+	s, err := e.newService(opt, h, ln.Addr(), func(s *service) { s.ln = ln })
+	if err != nil {
+		ln.Close()
 		return nil, err
 	}
-	runErr := make(chan error, 1)
-	go func() {
-		defer close(s.runDone)
-		runErr <- gnetv2.Run(s, "tcp://"+addr, e.gnetOptions()...)
-	}()
-	var geng gnetv2.Engine
-	select {
-	case err := <-runErr:
-		if err == nil {
-			err = errors.New("engine stopped at boot")
-		}
-		e.removeService(s)
-		s.goroutines.Add(-1) // the setup reference (nothing to stop: Run has returned)
-		return nil, models.WrapOp(Name, "listen", err)
-	case geng = <-s.booted:
+	if err := s.startClient(); err != nil {
+		ln.Close()
+		return nil, models.WrapOp(Name, "client start", err)
 	}
-	bound, err := boundAddr(geng)
-	s.geng = geng
-	if err == nil {
-		s.addr = bound
-		s.ready.Store(true)
-	}
-	s.goroutines.Add(-1) // the setup reference: the service is complete, Close may stop it
-	if err != nil {
-		s.Close()
-		return nil, models.WrapOp(Name, "getsockname", err)
-	}
+	s.goroutines.Add(1)
+	go s.acceptLoop()
+	s.goroutines.Add(-1) // the setup reference: the accept loop holds its own
 	return s, nil
+}
+
+// startClient starts the service's gnet client (its event loops). On failure it releases the
+// setup reference and unregisters the service.
+func (s *service) startClient() error {
+	cli, err := gnetv2.NewClient(s, s.eng.gnetOptions()...)
+	if err == nil {
+		err = cli.Start() // closes what it opened if it fails
+	}
+	if err != nil {
+		s.eng.removeService(s)
+		s.goroutines.Add(-1) // the setup reference
+		return err
+	}
+	s.cli = cli
+	s.ready.Store(true)
+	return nil
+}
+
+// Accept back-off after a failed accept (EMFILE, ENFILE, ENOBUFS...): doubling from
+// acceptBackoffMin to acceptBackoffMax, as net/http's Server does.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// acceptLoop accepts until the service closes and hands each connection to a loop of the
+// service's gnet client (EnrollContext: dup into the loop, close the Go net conn, OnOpen on
+// the loop). A failed accept or enroll is counted and backed off; it never stops the
+// service. The caller has counted this goroutine in s.goroutines.
+func (s *service) acceptLoop() {
+	defer s.goroutines.Add(-1)
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err == nil {
+			if _, err = s.cli.EnrollContext(c, nil); err != nil {
+				c.Close() // closed by gnet on Linux; not on Windows when it fails
+			}
+		}
+		if err == nil {
+			delay = 0
+			continue
+		}
+		if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+			return
+		}
+		s.counters.AcceptError()
+		delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
+		select {
+		case <-s.quit:
+			return
+		case <-time.After(delay):
+		}
+	}
 }
 
 // Connect starts a CLIENT or CLIENT_AUTO_RECONNECT service on its own gnet client.
@@ -233,6 +282,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	if h == nil {
 		return nil, fmt.Errorf("%w: nil handler", models.ErrBadConfig)
 	}
@@ -244,17 +294,9 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
-	cli, err := gnetv2.NewClient(s, e.gnetOptions()...)
-	if err == nil {
-		err = cli.Start() // closes what it opened if it fails
-	}
-	if err != nil {
-		e.removeService(s)
-		s.goroutines.Add(-1) // the setup reference
+	if err := s.startClient(); err != nil {
 		return nil, models.WrapOp(Name, "client start", err)
 	}
-	s.cli = cli
-	s.ready.Store(true)
 	var retry func()
 	if opt.Type == models.ServiceClientAutoReconnect {
 		retry = s.redialLoop
@@ -278,10 +320,10 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 
 // newService builds a service and makes it visible to Engine.Close. prepare (if not nil) sets
 // the fields Close reads that exist before setup starts, and the service holds one reference
-// in s.goroutines for its setup, which Listen or Connect releases once the gnet engine or
-// client is stored (or setup failed). Close waits for s.goroutines to reach 0 before it reads
-// them, so a Close racing Listen or Connect neither reads a half-built service nor returns
-// before the gnet engine or client that setup starts is there to be stopped.
+// in s.goroutines for its setup, which Listen or Connect releases once the gnet client is
+// stored (or setup failed). Close waits for s.goroutines to reach 0 before it reads them, so
+// a Close racing Listen or Connect neither reads a half-built service nor returns before the
+// gnet client that setup starts is there to be stopped.
 func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr net.Addr, prepare func(*service)) (*service, error) {
 	pool, err := models.NewSessionPool(opt.PoolSize)
 	if err != nil {
@@ -304,7 +346,7 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr ne
 	return s, nil
 }
 
-// service is one ServiceCoordinator and the gnet.EventHandler of its gnet engine or client.
+// service is one ServiceCoordinator and the gnet.EventHandler of its gnet client.
 type service struct {
 	gnetv2.BuiltinEventEngine
 
@@ -329,11 +371,9 @@ type service struct {
 	// half-close drains handed to them: rare paths, counted so tests can see they ran.
 	sideWriters, drains atomic.Uint64
 
-	// SERVER: the gnet engine, delivered by OnBoot, and the end of gnet.Run.
-	booted  chan gnetv2.Engine
-	geng    gnetv2.Engine
-	runDone chan struct{}
-	// CLIENT: the gnet client.
+	// SERVER: the listener its accept loop serves.
+	ln net.Listener
+	// The gnet client whose loops serve the sessions (SERVER and CLIENT).
 	cli *gnetv2.Client
 }
 
@@ -356,6 +396,9 @@ func (s *service) Close() error {
 	s.closing.Store(true)
 	close(s.quit)
 	s.cancel()
+	if s.ln != nil {
+		s.ln.Close() // ends the accept loop
+	}
 	for {
 		for _, slot := range s.pool.Alive() {
 			if ss := s.sessions[slot]; ss.Refs() > 0 {
@@ -368,29 +411,11 @@ func (s *service) Close() error {
 		time.Sleep(2 * time.Millisecond)
 	}
 	var err error
-	switch {
-	case s.cli != nil:
+	if s.cli != nil {
 		err = s.cli.Stop()
-	case s.runDone != nil:
-		if s.geng != (gnetv2.Engine{}) {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel() // Stop signals the loops at once; waiting is done on runDone below
-			if e := s.geng.Stop(ctx); e != nil && !errors.Is(e, context.Canceled) {
-				err = e
-			}
-		}
-		<-s.runDone
 	}
 	s.eng.removeService(s)
 	return models.WrapOp(Name, "stop", err)
-}
-
-// OnBoot hands the gnet engine to Listen.
-func (s *service) OnBoot(eng gnetv2.Engine) gnetv2.Action {
-	if s.booted != nil {
-		s.booted <- eng
-	}
-	return gnetv2.None
 }
 
 // OnOpen takes a pooled session for the new connection (or refuses it) and runs OnConnect.
@@ -413,11 +438,7 @@ func (s *service) OnOpen(c gnetv2.Conn) ([]byte, gnetv2.Action) {
 		tok.ok = true
 	}
 	ss := s.sessions[slot]
-	local := c.LocalAddr()
-	if s.opt.Type == models.ServiceServer {
-		local = s.addr // gnet reports the listener's configured address
-	}
-	ss.open(c, local, s.eng.cfg)
+	ss.open(c, c.LocalAddr(), s.eng.cfg)
 	c.SetContext(ss)
 	ss.inLoop.Store(true)
 	s.h.OnConnect(ss)

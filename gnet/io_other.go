@@ -3,8 +3,6 @@
 package gnet
 
 import (
-	"errors"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -23,27 +21,6 @@ import (
 const platformNote = "a partial frame left at the end of a read is copied once more, since gnet reads into one buffer per loop; a backpressured session gets a side writer with one dup fd"
 
 func connFd(c gnetv2.Conn) int { return c.Fd() }
-
-// boundAddr reads the listener's bound address (gnet keeps the configured one, port 0
-// included) from a dup of its fd: getsockname(2).
-func boundAddr(eng gnetv2.Engine) (net.Addr, error) {
-	fd, err := eng.Dup()
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil, err
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
-	}
-	return nil, errors.New("listener is not TCP")
-}
 
 // writeLoop is one gather write from the loop straight from the SendQueue's chunks: writev(2)
 // on the connection's fd (https://man7.org/linux/man-pages/man2/writev.2.html). blocked

@@ -1,39 +1,12 @@
 package gnet
 
-import (
-	"errors"
-	"net"
-
-	gnetv2 "github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/windows"
-)
+import gnetv2 "github.com/panjf2000/gnet/v2"
 
 // platformNote marks gnet's Windows build: it has no event loop of its own there.
 const platformNote = "development mode on Windows: gnet runs over Go net (a reader goroutine per connection, blocking writes on the loop), not an I/O model of its own"
 
 // connFd is unused on Windows (writes go through gnet's Conn).
 func connFd(gnetv2.Conn) int { return -1 }
-
-// boundAddr reads the listener's bound address from a duplicate of its socket handle
-// (getsockname: https://learn.microsoft.com/windows/win32/api/winsock/nf-winsock-getsockname).
-func boundAddr(eng gnetv2.Engine) (net.Addr, error) {
-	h, err := eng.Dup()
-	if err != nil {
-		return nil, err
-	}
-	defer windows.CloseHandle(windows.Handle(h))
-	sa, err := windows.Getsockname(windows.Handle(h))
-	if err != nil {
-		return nil, err
-	}
-	switch a := sa.(type) {
-	case *windows.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
-	case *windows.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
-	}
-	return nil, errors.New("listener is not TCP")
-}
 
 // writeLoop on Windows is gnet's Conn.Writev: a blocking Go net write of the buffers, which
 // gnet concatenates into one pooled buffer first (an extra copy: development mode only).

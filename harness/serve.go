@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/iobench/iobench/apps"
 	"github.com/iobench/iobench/internal/cli"
@@ -32,9 +33,34 @@ type ServeConfig struct {
 	// "quit" stops the server. The harness uses it to sample the server's own counters at the
 	// edges of a measurement window.
 	Control bool
+	// IdleTimeout kicks a session that completes no frame for this long (0 = off, the
+	// default: benchmarks are unaffected). See models.ServiceOptions.IdleTimeout.
+	IdleTimeout time.Duration
+	// Hardened applies HardenedPreset to the flags not given explicitly (ServeCmd does).
+	Hardened bool
 
 	// wrapApp, set by tests only, wraps the app's handler (e.g. to delay its OnConnect).
 	wrapApp func(models.Handler) models.Handler
+}
+
+// HardenedPreset is what `serve --hardened` sets, for a server facing untrusted clients
+// rather than a benchmark: an idle/handshake timeout (a silent connection or a slowloris
+// cannot hold a pool slot), a frame bound well under the RecvBuffer (a bogus length is
+// refused at once instead of after 64 KiB), and a smaller send-queue bound (a peer that
+// never reads costs 1 MiB, not 4 MiB: 4 GiB, not 16 GiB, for a full default pool of
+// 4096). Flags given explicitly win over the preset.
+var HardenedPreset = []struct{ Flag, Value string }{
+	{"idle-timeout", "30s"},
+	{"max-frame", "16384"},
+	{"send-queue", "1048576"},
+}
+
+func hardenedHelp() string {
+	var parts []string
+	for _, p := range HardenedPreset {
+		parts = append(parts, "--"+p.Flag+" "+p.Value)
+	}
+	return "preset for untrusted clients: " + strings.Join(parts, ", ") + " (explicit flags win)"
 }
 
 // ServerStats is the server's view of itself, printed as one JSON line per "stats" command.
@@ -91,14 +117,36 @@ func ServeFlags(fs *flag.FlagSet) *ServeConfig {
 	fs.IntVar(&c.AppOptions.MaxFrame, "max-frame", 0, "largest frame accepted (0 = RecvBuffer size)")
 	fs.IntVar(&c.AppOptions.RoomSize, "room", 8, "broadcast room size")
 	fs.BoolVar(&c.Control, "control", false, "read control commands (stats, quit) from stdin")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 0, "kick a session that completes no frame for this long, also a new connection that sends nothing (0 = off; kicks come within +25%)")
+	fs.BoolVar(&c.Hardened, "hardened", false, hardenedHelp())
 	return c
+}
+
+// ParseServe parses serve's flags, applying HardenedPreset under --hardened.
+func ParseServe(args []string, stderr io.Writer) (*ServeConfig, error) {
+	fs := cli.NewFlagSet("serve", stderr)
+	c := ServeFlags(fs)
+	if err := cli.Parse(fs, args, false); err != nil {
+		return nil, err
+	}
+	if c.Hardened {
+		explicit := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+		for _, p := range HardenedPreset {
+			if !explicit[p.Flag] {
+				if err := fs.Set(p.Flag, p.Value); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return c, nil
 }
 
 // ServeCmd is `iobench serve`.
 func ServeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("serve", stderr)
-	c := ServeFlags(fs)
-	if err := cli.Parse(fs, args, false); err != nil {
+	c, err := ParseServe(args, stderr)
+	if err != nil {
 		return err
 	}
 	return Serve(ctx, *c, os.Stdin, stdout, stderr)
@@ -113,6 +161,9 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 	}
 	if c.GOMAXPROCS < 0 {
 		return cli.Usagef("bad --gomaxprocs %d", c.GOMAXPROCS)
+	}
+	if c.IdleTimeout < 0 {
+		return cli.Usagef("bad --idle-timeout %v", c.IdleTimeout)
 	}
 	if c.GOMAXPROCS > 0 {
 		runtime.GOMAXPROCS(c.GOMAXPROCS)
@@ -137,7 +188,7 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 		return cli.Usage(err)
 	}
 	defer eng.Close()
-	svc, err := eng.Listen(c.Addr, app, models.ServiceOptions{})
+	svc, err := eng.Listen(c.Addr, app, models.ServiceOptions{IdleTimeout: c.IdleTimeout})
 	if err != nil {
 		return cli.Usage(err)
 	}

@@ -27,15 +27,17 @@ func startServe(tb testing.TB, backend, app string) (addr string, control io.Wri
 	return startServeConfig(tb, ServeConfig{Backend: backend, App: app, AppOptions: apps.Options{RoomSize: 3}})
 }
 
-// startServeConfig runs Serve(c) in-process with its control channel on pipes.
-func startServeConfig(tb testing.TB, c ServeConfig) (addr string, control io.Writer, stdout *syncBuffer) {
+// startServeConfig is startServe with the whole config (Addr and Control are set here).
+func startServeConfig(tb testing.TB, cfg ServeConfig) (addr string, control io.Writer, stdout *syncBuffer) {
 	tb.Helper()
+	cfg.Addr, cfg.Control = "127.0.0.1:0", true
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	out := &syncBuffer{lines: make(chan string, 64)}
 	done := make(chan error, 1)
-	c.Addr, c.Control = "127.0.0.1:0", true
-	go func() { done <- Serve(ctx, c, pr, out, io.Discard) }()
+	go func() {
+		done <- Serve(ctx, cfg, pr, out, io.Discard)
+	}()
 	tb.Cleanup(func() {
 		cancel()
 		pw.Close()

@@ -67,6 +67,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	if h == nil {
 		return nil, badConfig("nil handler")
 	}
@@ -105,6 +106,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	if h == nil {
 		return nil, badConfig("nil handler")
 	}
@@ -356,23 +358,38 @@ func (ln *listener) start() {
 	}
 }
 
-// post issues AcceptEx for op i; on an immediate failure the op retires.
+// acceptRetry is how long an AcceptEx that could not be issued (no socket or no memory: the
+// Windows EMFILE) waits before it is issued again.
+const acceptRetry = 10 * time.Millisecond
+
+// post issues AcceptEx for op i. Once the listener is closed the op retires; if AcceptEx (or
+// the socket for it) fails, the failure is counted and the op is issued again after
+// acceptRetry (a retry packet: the op's OVERLAPPED with no socket, see complete), so a
+// listener never loses its pending accepts to a burst of failures.
 func (ln *listener) post(i int) {
 	op := ln.ops[i]
-	if !ln.closed && !ln.svc.closing.Load() {
-		sock, err := newSocket(ln.family)
-		if err == nil {
-			op.ov = windows.Overlapped{}
-			op.sock = sock
-			err = windows.AcceptEx(ln.sock, sock, &op.buf[0], 0, acceptAddrLen, acceptAddrLen, &ln.recvd, &op.ov)
-			if err == nil || err == errIOPending {
-				return // the completion comes as a packet (no skip mode on listeners)
-			}
-			windows.Closesocket(sock)
-			op.sock = windows.InvalidHandle
-		}
+	if ln.closed || ln.svc.closing.Load() {
+		ln.retire()
+		return
 	}
-	ln.retire()
+	sock, err := newSocket(ln.family)
+	if err == nil {
+		op.ov = windows.Overlapped{}
+		op.sock = sock
+		err = windows.AcceptEx(ln.sock, sock, &op.buf[0], 0, acceptAddrLen, acceptAddrLen, &ln.recvd, &op.ov)
+		if err == nil || err == errIOPending {
+			return // the completion comes as a packet (no skip mode on listeners)
+		}
+		windows.Closesocket(sock)
+		op.sock = windows.InvalidHandle
+	}
+	ln.svc.counters.AcceptError()
+	key := makeKey(kindListen, ln.svc.id, 0, 0)
+	time.AfterFunc(acceptRetry, func() {
+		if windows.PostQueuedCompletionStatus(ln.loop.port, 0, key, &op.ov) != nil {
+			ln.retire() // the port is gone: the engine is closing
+		}
+	})
 }
 
 func (ln *listener) retire() {
@@ -397,9 +414,16 @@ func (ln *listener) complete(l *loop, c completion) {
 	op := ln.ops[i]
 	sock := op.sock
 	op.sock = windows.InvalidHandle
+	if sock == windows.InvalidHandle { // a retry packet from post
+		ln.post(i)
+		return
+	}
 	if c.status != 0 || ln.closed || s.closing.Load() {
 		// Aborted by the listener's close, or a connection reset before it was accepted
 		// (recoverable: accept the next one).
+		if !ln.closed && !s.closing.Load() {
+			s.counters.AcceptError()
+		}
 		windows.Closesocket(sock)
 		ln.post(i)
 		return

@@ -28,6 +28,25 @@
 // full, overflow, shutdown) closes at once and drops queued data, as a game server does when
 // it drops a misbehaving client.
 //
+// # Hostile peers
+//
+// A peer that closes or resets in the middle of a frame ends its session like any other close
+// (KickRecv0 or a recv/io error): the partial frame is dropped, the fd and the pool slot come
+// back, and nothing spins. A failed accept (EMFILE, ENFILE, ENOBUFS, ...) never stops a
+// listener: it backs off, accepts again and counts ServiceStats.AcceptErrors.
+//
+// The idle timeout (ServiceOptions.IdleTimeout, off when 0) is the same rule on every
+// backend because it is one decorator, ServiceOptions.Guard, that every backend's Listen and
+// Connect put around the app's Handler: a session whose OnRecv has consumed nothing since
+// OnConnect (a handshake timeout: the silent connection) or since the last OnRecv that
+// consumed bytes (a slowloris trickling a frame it never completes, or a peer gone quiet) is
+// kicked with KickIdleTimeout. "Progress" is inbound only: a session that only receives
+// from the server (and whose peer sends no heartbeat) is idle by this rule. One timer per
+// service sweeps every IdleTimeout/4 while the service has sessions, so a kick comes between
+// 1x and 1.25x IdleTimeout after the last progress (plus timer latency) and never before;
+// no goroutine runs per session, no clock is read per OnRecv, and no goroutine or timer is
+// left once the service's sessions are gone.
+//
 // # Post ordering
 //
 // Engine.Post runs jobs one at a time on the engine's job loop in the order Post returned

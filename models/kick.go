@@ -21,13 +21,14 @@ const (
 	KickShutdown                             // the service or engine is closing
 	KickConnectFailed                        // a CLIENT connect attempt failed
 	KickAuthFailed                           // a frame or handshake failed authentication (crypto)
+	KickIdleTimeout                          // no complete frame for ServiceOptions.IdleTimeout
 	NumKickReasons                           // number of reasons (array size)
 )
 
 var kickNames = [NumKickReasons]string{
 	"none", "unknown", "packet_error", "disconnect", "send_error", "recv_0",
 	"recv_buffer_over_full", "io_error", "recv_error", "send_queue_full",
-	"pool_exhausted", "shutdown", "connect_failed", "auth_failed",
+	"pool_exhausted", "shutdown", "connect_failed", "auth_failed", "idle_timeout",
 }
 
 func (r KickReason) String() string {

@@ -162,6 +162,12 @@ type ServiceOptions struct {
 	Conns int
 	// ReconnectDelay is the wait before an auto-reconnect attempt (0 means the default).
 	ReconnectDelay time.Duration
+	// IdleTimeout kicks a session with KickIdleTimeout when its OnRecv has consumed nothing
+	// (no complete frame) for this long, counted from OnConnect (a handshake timeout) and
+	// from every OnRecv that consumed bytes. 0 turns it off (the default: benchmarks pay
+	// nothing). A kick comes between 1x and 1.25x IdleTimeout after the last progress. See
+	// Guard and the package doc.
+	IdleTimeout time.Duration
 }
 
 // ForServer validates and completes opt for Listen.
@@ -172,8 +178,8 @@ func (o ServiceOptions) ForServer(c Config) (ServiceOptions, error) {
 	if o.Type != ServiceServer {
 		return o, badConfig("Listen with service type %v", o.Type)
 	}
-	if o.PoolSize < 0 {
-		return o, badConfig("PoolSize %d", o.PoolSize)
+	if o.PoolSize < 0 || o.IdleTimeout < 0 {
+		return o, badConfig("negative field in %+v", o)
 	}
 	if o.PoolSize == 0 {
 		o.PoolSize = c.PoolSize
@@ -189,7 +195,7 @@ func (o ServiceOptions) ForClient(c Config) (ServiceOptions, error) {
 	if o.Type != ServiceClient && o.Type != ServiceClientAutoReconnect {
 		return o, badConfig("Connect with service type %v", o.Type)
 	}
-	if o.Conns < 0 || o.PoolSize < 0 || o.ReconnectDelay < 0 {
+	if o.Conns < 0 || o.PoolSize < 0 || o.ReconnectDelay < 0 || o.IdleTimeout < 0 {
 		return o, badConfig("negative field in %+v", o)
 	}
 	if o.Conns == 0 {

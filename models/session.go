@@ -2,6 +2,7 @@ package models
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 )
 
@@ -20,6 +21,25 @@ type SessionCore struct {
 	user   atomic.Pointer[any]
 	local  net.Addr
 	remote net.Addr
+
+	// idleTick is the idle guard's coarse tick of the session's last progress (see Guard).
+	idleTick atomic.Int64
+	// kickGate orders a guard's kick of one connection (kickIf) with Open reusing the core
+	// for the next: the kick either happens before the reuse or sees the new ID and skips.
+	kickGate sync.Mutex
+}
+
+func (c *SessionCore) core() *SessionCore { return c }
+
+// kickIf kicks s (whose core is c) with r if it is still the connection with ID id and not
+// kicked yet. Backends' Kick methods never wait for a new connection to open, so holding the
+// gate across Kick cannot deadlock with Open.
+func (c *SessionCore) kickIf(s Session, id uint64, r KickReason) {
+	c.kickGate.Lock()
+	defer c.kickGate.Unlock()
+	if c.id.Load() == id && !c.Kicked() {
+		s.Kick(r)
+	}
 }
 
 // InitCore marks a fresh, pooled session core as unused (refcount -1).
@@ -28,9 +48,11 @@ func (c *SessionCore) InitCore() { c.refs.Store(-1) }
 // Open prepares the core for a new connection: new ID, addresses, no kick, no user data, and
 // a refcount of 1 (the connection's own reference).
 func (c *SessionCore) Open(local, remote net.Addr) {
+	c.kickGate.Lock()
 	c.id.Store(NextSessionID())
-	c.local, c.remote = local, remote
 	c.reason.Store(0)
+	c.kickGate.Unlock()
+	c.local, c.remote = local, remote
 	c.user.Store(nil)
 	c.refs.Store(1)
 }

@@ -106,6 +106,8 @@ func TestCounters(t *testing.T) {
 	c.Connected()
 	c.ConnectFailed()
 	c.Refused()
+	c.AcceptError()
+	c.AcceptError()
 	c.Disconnected(models.KickRecv0)
 	c.Disconnected(models.KickRecv0)
 	c.Disconnected(models.NumKickReasons + 5) // app-defined reason: counted as a disconnect only
@@ -116,8 +118,8 @@ func TestCounters(t *testing.T) {
 	c.Read(40)
 	c.Read(60)
 	got := c.Snapshot(3)
-	want := models.ServiceStats{Accepted: 2, Connected: 1, ConnectFailed: 1, Refused: 1, Disconnects: 3, Live: 3,
-		Sends: 3, Writes: 1, Reads: 2, BytesSent: 100, BytesRecv: 100}
+	want := models.ServiceStats{Accepted: 2, Connected: 1, ConnectFailed: 1, Refused: 1, AcceptErrors: 2,
+		Disconnects: 3, Live: 3, Sends: 3, Writes: 1, Reads: 2, BytesSent: 100, BytesRecv: 100}
 	want.Kicks[models.KickPoolExhausted] = 1
 	want.Kicks[models.KickRecv0] = 2
 	if got != want {

@@ -46,6 +46,16 @@
 //     or error (KickRecvError). After a half-close with sends still queued, the side writer
 //     (a dup taken there) writes the queue out before closing with KickRecv0. Every other
 //     kick sets SO_LINGER 0 and closes at once.
+//   - A peer gone mid-frame. netpoll's handler loop calls OnRequest again for as long as
+//     unread bytes remain and runs the close callback only once none do, so after a close or
+//     reset the adapter drops the partial frame it was waiting on (it can never complete);
+//     left unread, it made the handler goroutine spin and kept the fd and the pool slot.
+//   - Accept errors and logging. The adapter's listener counts a failed accept
+//     (ServiceStats.AcceptErrors) and reports ENOBUFS/ENOMEM as EMFILE, for which netpoll
+//     detaches the listener and retries with a back-off (it would otherwise be called again
+//     at once). netpoll's global logger goes to a filter that counts, instead of printing,
+//     its line per reset connection and per failed accept (the events are counted where they
+//     belong: Kicks[recv_error], AcceptErrors); its other lines still reach stderr.
 //   - Connection-count limit: a slot from the service's models.SessionPool per connection;
 //     an empty pool refuses (close, counted as KickPoolExhausted). Auto-reconnect: an ended
 //     CLIENT_AUTO_RECONNECT session redials after ReconnectDelay from an adapter goroutine.

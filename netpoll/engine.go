@@ -3,6 +3,7 @@
 package netpoll
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,7 +58,31 @@ func New(cfg models.Config) (models.Engine, error) {
 		pollers.loops = cfg.Loops
 	}
 	pollers.live++
+	quietLogOnce.Do(func() { cnetpoll.Configure(cnetpoll.Config{LoggerOutput: netpollLog{}}) })
 	return &Engine{cfg: cfg, jobs: models.NewJobLoop()}, nil
+}
+
+var quietLogOnce sync.Once
+
+// quietedLogLines counts the log lines netpollLog kept off stderr.
+var quietedLogLines atomic.Uint64
+
+// netpollLog is netpoll's (process-global) logger output. netpoll logs one line per peer
+// reset that arrives with unread data ("readall(fd=..) before close: connection reset by
+// peer") and one per failed accept or accept retry: under a reset storm or fd exhaustion
+// that is a line per connection on stderr. Those events are counted where they belong
+// instead (Kicks[recv_error], ServiceStats.AcceptErrors) and their lines are only counted
+// here; every other netpoll line (netpoll's own internal errors) still goes to stderr.
+type netpollLog struct{}
+
+func (netpollLog) Write(p []byte) (int, error) {
+	for _, noise := range [...]string{"before close", "accept conn failed", "re-accept conn"} {
+		if bytes.Contains(p, []byte(noise)) {
+			quietedLogLines.Add(1)
+			return len(p), nil
+		}
+	}
+	return os.Stderr.Write(p)
 }
 
 func (e *Engine) Name() string { return Name }
@@ -88,6 +113,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	if h == nil {
 		return nil, fmt.Errorf("%w: nil handler", models.ErrBadConfig)
 	}
@@ -96,6 +122,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 		return nil, models.WrapOp(Name, "listen", err)
 	}
 	s, err := e.newService(opt, h, ln.Addr(), func(s *service) error {
+		ln.counters = &s.counters
 		evl, err := cnetpoll.NewEventLoop(s.onRequest, cnetpoll.WithOnConnect(s.onConnect))
 		if err != nil {
 			return models.WrapOp(Name, "NewEventLoop", err)
@@ -135,6 +162,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	if h == nil {
 		return nil, fmt.Errorf("%w: nil handler", models.ErrBadConfig)
 	}
@@ -523,6 +551,7 @@ func (ss *session) handle(c cnetpoll.Connection) {
 		wl := min(n, ss.rcap)
 		w, err := r.Peek(wl)
 		if err != nil {
+			r.Skip(r.Len()) // closed: see below
 			break
 		}
 		k := h.OnRecv(ss, w)
@@ -547,7 +576,13 @@ func (ss *session) handle(c cnetpoll.Connection) {
 		_, err = r.Peek(n - k + 1)
 		ss.inCb.Store(true)
 		if err != nil {
-			break // closed: the close callback says why
+			// Closed (by the peer, mid-frame, or by a kick): the partial frame can never
+			// complete, so drop it. netpoll's handler loop calls OnRequest again for as
+			// long as unread bytes remain, and runs the close callback (which says why the
+			// session ended) only when none do: left unread, they would spin this
+			// goroutine forever and keep the fd and the pool slot.
+			r.Skip(r.Len())
+			break
 		}
 	}
 	r.Release()
@@ -822,6 +857,11 @@ type listener struct {
 	addr     net.Addr
 	polled   chan struct{}
 	pollOnce sync.Once
+	counters *models.Counters // the service's: failed accepts are counted there
+	// mu keeps Accept off fd once Close has closed it (netpoll's EMFILE retry goroutine may
+	// still call Accept then, and the fd number may belong to another socket by then).
+	mu     sync.RWMutex
+	closed bool
 }
 
 var _ cnetpoll.Listener = (*listener)(nil)
@@ -855,24 +895,53 @@ func newListener(addr string) (*listener, error) {
 
 // Accept implements net.Listener the way netpoll's server expects: (nil, nil) when no
 // connection is pending.
+//
+// A failed accept is counted in the service's AcceptErrors. On EMFILE and ENFILE netpoll's
+// server detaches the listener and retries from a goroutine with a back-off (10 ms .. 1 s)
+// until accepts succeed again; any other error it ignores and, the listener being
+// level-triggered, would be called again at once: so ENOBUFS and ENOMEM (also "the process
+// is out of a resource") are reported as EMFILE to get the same back-off.
 func (l *listener) Accept() (net.Conn, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return nil, net.ErrClosed
+	}
 	fd, sa, err := accept(l.fd)
 	if err != nil {
-		if err == unix.EAGAIN || err == unix.ECONNABORTED || err == unix.EINTR {
+		if err == unix.EAGAIN || err == unix.EINTR {
 			return nil, nil
+		}
+		if l.counters != nil {
+			l.counters.AcceptError()
+		}
+		switch err {
+		case unix.ECONNABORTED:
+			return nil, nil // lost before it was accepted: take the next one
+		case unix.ENOBUFS, unix.ENOMEM:
+			return nil, unix.EMFILE
 		}
 		return nil, err
 	}
 	// netpoll sets TCP_NODELAY only on connections of its own listener (it keys on the
 	// network name of its netFD); Go net and gnet set it on every TCP connection.
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		unix.Close(fd)
-		return nil, err
+		unix.Close(fd) // reset before we got to it: take the next one
+		if l.counters != nil {
+			l.counters.AcceptError()
+		}
+		return nil, nil
 	}
 	return &acceptedConn{fd: fd, local: l.addr, remote: sockaddrToTCP(sa)}, nil
 }
 
 func (l *listener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
 	err := l.file.Close()
 	if e := l.ln.Close(); err == nil {
 		err = e

@@ -80,6 +80,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "listen", err)
@@ -99,6 +100,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	raddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
@@ -214,7 +216,8 @@ func (s *service) acceptLoop() {
 			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Transient (EMFILE, ECONNABORTED): back off briefly as net/http does.
+			// Transient (EMFILE, ECONNABORTED): count it and back off briefly as net/http does.
+			s.counters.AcceptError()
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}

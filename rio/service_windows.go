@@ -98,6 +98,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
@@ -199,6 +200,7 @@ func (s *service) acceptDone(ov *windows.Overlapped, err error) {
 			s.wg.Done()
 			return
 		}
+		s.counters.AcceptError()
 		s.rearm(i) // the peer gave up before the accept completed
 		return
 	}
@@ -225,13 +227,25 @@ func (s *service) acceptDone(ov *windows.Overlapped, err error) {
 	}
 }
 
+// acceptRetry is how long an AcceptEx that could not be issued (no socket or no memory: the
+// Windows EMFILE) waits before it is issued again.
+const acceptRetry = 10 * time.Millisecond
+
+// rearm issues AcceptEx for op i again. A failure is counted and retried after acceptRetry
+// (the op keeps its wg count meanwhile), so a burst of failures never leaves the listener
+// without pending accepts; once the service is closing the op retires.
 func (s *service) rearm(i int) {
 	if s.closing.Load() {
 		s.wg.Done()
 		return
 	}
 	if err := s.postAccept(i); err != nil {
-		s.wg.Done() // one AcceptEx fewer; the listener keeps the others
+		if errors.Is(err, models.ErrClosed) {
+			s.wg.Done()
+			return
+		}
+		s.counters.AcceptError()
+		time.AfterFunc(acceptRetry, func() { s.rearm(i) })
 	}
 }
 
@@ -253,6 +267,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)

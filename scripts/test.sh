@@ -5,7 +5,11 @@
 #   2. go test -race ./... on this machine (conformance suite for every backend available
 #      here, protocol fuzz seed corpora, harness with real child processes and the real
 #      sockperf, report golden images and the headless-Chromium screenshot);
-#   3. the Windows suite under Wine (scripts/wine/test.sh: iocp, netstd and models built for
+#   3. the hostile-client probes against every Linux backend through a real `iobench serve`
+#      (scripts/hostile: garbage, oversize and truncated frames, pool exhaustion, slow
+#      consumer, reset storm, EMFILE storm, idle timeout; fails on a spin, leak, silent death
+#      or lock-out; about 30 s);
+#   4. the Windows suite under Wine (scripts/wine/test.sh: iocp, netstd and models built for
 #      windows and run under wine64) and the Windows build of iobench end to end under Wine
 #      (backends, a short run, serve answering the real sockperf), whenever Wine is installed;
 #      required when CI=true.
@@ -30,6 +34,9 @@ done
 step "go test -race ./..."
 # shellcheck disable=SC2086
 go test -race -timeout 15m ${IOBENCH_TESTFLAGS:-} ./... || fail=1
+
+step "hostile clients against every Linux backend (scripts/hostile)"
+go run ./scripts/hostile || fail=1
 
 step "Windows suite under Wine"
 if command -v wine64 >/dev/null 2>&1 || command -v wine >/dev/null 2>&1; then

@@ -150,6 +150,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	taddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
@@ -201,6 +202,7 @@ func (e *Engine) Connect(addr string, h models.Handler, opt models.ServiceOption
 	if err != nil {
 		return nil, err
 	}
+	h = opt.Guard(h) // the idle timeout, if set (models.ServiceOptions.Guard)
 	raddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, models.WrapOp(Name, "resolve", err)
@@ -889,6 +891,7 @@ func (l *loop) onAccept(idx uint32, ln *listener, c cqe, more bool) {
 		l.closeListener(ln)
 	case c.res < 0 && c.res != -int32(unix.ECANCELED):
 		// EMFILE, ENFILE, ENOMEM...: back off instead of spinning on the error.
+		ln.svc.counters.AcceptError()
 		time.AfterFunc(acceptBackoff, func() { l.post(msg{kind: mListen, ln: ln}) })
 	default:
 		l.armAccept(ln) // multishot ended (e.g. CQ overflow): re-arm

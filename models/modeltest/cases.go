@@ -683,6 +683,8 @@ func testOversizeFrame(t *testing.T, backend string) {
 	if r := k.Reasons(); r[models.KickRecvBufferOverFull] != 1 || len(r) != 1 {
 		t.Errorf("disconnect reasons %s, want recv_buffer_over_full:1", joinReasons(r))
 	}
+	// The counters are updated after OnDisconnect returns: wait for them.
+	WaitFor(t, "Stats().Kicks[recv_buffer_over_full] == 1", func() bool { return svc.Stats().Kicks[models.KickRecvBufferOverFull] >= 1 })
 	if n := svc.Stats().Kicks[models.KickRecvBufferOverFull]; n != 1 {
 		t.Errorf("Stats().Kicks[recv_buffer_over_full] = %d, want 1", n)
 	}

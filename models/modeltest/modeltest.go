@@ -50,6 +50,14 @@
 //   - bad_usage/*: bad listen addresses and a port in use give an error wrapping
 //     *models.OpError; negative Config and ServiceOptions fields, wrong service types and a
 //     pool smaller than Conns give ErrBadConfig.
+//   - peer_closes_mid_frame, peer_resets_mid_frame (hostile.go): the real framed and
+//     sockperf apps; peers send 2 bytes of a header, or a header and part of a payload, then
+//     close (reset: SO_LINGER 0); every session ends once (recv_0; a recv/send/io error for a
+//     reset), the pool slots and (Linux) fds come back, the process stays idle (CPU over a
+//     second under a quarter of a core: no spinning goroutine), and clients are still served.
+//   - idle_timeout (hostile.go): ServiceOptions.IdleTimeout on the framed app; a silent
+//     connection and a slowloris trickling a frame are kicked with KickIdleTimeout, a peer
+//     sending a frame every 50 ms is not, and a CLIENT session whose server never answers is.
 //
 // A Tracker wraps every handler and checks the callback guarantees on every case.
 //
@@ -94,7 +102,7 @@ type testCase struct {
 // cases is the contract, in the order Run runs it.
 func cases() []testCase {
 	cs := echoCases()
-	return append(cs,
+	cs = append(cs,
 		testCase{"gather", testGather},
 		testCase{"pool_exhaustion", testPoolExhaustion},
 		testCase{"kick", testKick},
@@ -110,6 +118,7 @@ func cases() []testCase {
 		testCase{"close_racing_setup", testCloseRacingSetup},
 		testCase{"bad_usage", testBadUsage},
 	)
+	return append(cs, hostileCases()...)
 }
 
 // Run runs the contract's cases as t.Run subtests against the registered backend name. If the

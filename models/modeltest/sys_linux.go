@@ -3,6 +3,7 @@ package modeltest
 import (
 	"context"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -63,3 +64,12 @@ func reListenable(tb testing.TB) (string, func() (net.Listener, error)) {
 
 // underWine is false: Wine runs Windows binaries only.
 func underWine() bool { return false }
+
+// processFDs counts the open fds of process pid (/proc/PID/fd).
+func processFDs(pid int) (int, bool) {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return 0, false
+	}
+	return len(ents), true
+}

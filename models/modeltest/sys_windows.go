@@ -1,10 +1,12 @@
 package modeltest
 
 import (
+	"errors"
 	"net"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -55,3 +57,23 @@ var wineOnce = sync.OnceValue(func() bool {
 // underWine reports whether this Windows binary runs under Wine (ntdll exports
 // wine_get_version there; Windows' does not).
 func underWine() bool { return wineOnce() }
+
+// processCPU is this process's user+system CPU time (GetProcessTimes on the current process:
+// https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes).
+func processCPU() (time.Duration, bool) {
+	var creation, exit, kernel, user windows.Filetime
+	if err := windows.GetProcessTimes(windows.CurrentProcess(), &creation, &exit, &kernel, &user); err != nil {
+		return 0, false
+	}
+	ticks := func(f windows.Filetime) int64 { return int64(f.HighDateTime)<<32 | int64(f.LowDateTime) }
+	return time.Duration((ticks(kernel) + ticks(user)) * 100), true // 100 ns units
+}
+
+// lowerOpenFileLimit: Windows has no per-process open-file limit to lower (sockets are
+// kernel objects bounded by memory), so the accept_emfile case does not run here.
+func lowerOpenFileLimit(uint64) error {
+	return errors.New("no RLIMIT_NOFILE on Windows: a process cannot be run out of file descriptors on purpose")
+}
+
+// processFDs is only counted on Linux (/proc/PID/fd).
+func processFDs(int) (int, bool) { return 0, false }

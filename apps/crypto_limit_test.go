@@ -1,9 +1,10 @@
-package apps
+package apps_test
 
 import (
 	"io"
 	"testing"
 
+	"github.com/iobench/iobench/apps"
 	"github.com/iobench/iobench/models"
 	"github.com/iobench/iobench/models/modeltest"
 	"github.com/iobench/iobench/netstd"
@@ -15,7 +16,7 @@ import (
 // could repeat (the frame-counter limit is what stands between a session and a wrapped
 // counter; proto tests the wrap itself).
 func TestCryptoKeyLimit(t *testing.T) {
-	app := newCryptoApp(models.DefaultRecvBufferSize, proto.CryptoLimits{Frames: 3})
+	app := apps.NewCryptoApp(models.DefaultRecvBufferSize, proto.CryptoLimits{Frames: 3})
 	eng := modeltest.Open(t, netstd.Name, models.Config{})
 	tr := modeltest.Track(t, app)
 	svc := modeltest.Listen(t, eng, tr, models.ServiceOptions{})
