@@ -364,8 +364,8 @@ func rankings(rows []*results.Result) []string {
 	}
 	if equalLoad(rows) {
 		if l := rank("p99, lower is better", func(r *results.Result) *float64 {
-			if r.Latency == nil {
-				return nil
+			if r.Latency == nil || (r.LatencySamples > 0 && !results.EnoughTailSamples(r.LatencySamples, 0.99)) {
+				return nil // too few samples: not a number to rank
 			}
 			return r.Latency.P99
 		}, func(s *results.Spread) *results.Range { return s.LatencyP99 }, true, false, fmtNs); l != "" {

@@ -87,7 +87,8 @@ func TestSummaryLadderPoint(t *testing.T) {
 	run := &results.Run{Suite: "test", Speed: &results.Speed{Index: 101.5, Rounds: []results.Calibration{{Index: 101.5, Drifted: true}}},
 		Capacities: []results.Capacity{{Workload: "broadcast broadcast conns=64 size=64 depth=1 open", MsgsPerSec: 48000, LimitedBy: "netstd"}},
 		Results: []results.Result{mk("epoll", 3000, false, true, 0), mk("netstd", 4000, false, false, 1),
-			mk("netstd#aa", 4100, false, true, 0), mk("gnet", 2000, true, true, 0)}}
+			mk("netstd#aa", 4100, false, true, 0), mk("gnet", 2000, true, true, 0), mk("uring", 3500, false, true, 0)}}
+	run.Results[4].LatencySamples = 5000 // 50 beyond p99: shown as "few", not ranked on p99
 	var out bytes.Buffer
 	PrintSummary(&out, run)
 	s := out.String()
@@ -96,7 +97,7 @@ func TestSummaryLadderPoint(t *testing.T) {
 		"2.00ms [1.80ms-2.30ms]",
 		"few (n=12000)", // p99.9 of 12 000 samples has 12 beyond it
 		"saturated at this rate (not ranked): gnet",
-		"server ns/msg, lower is better: epoll 3001 < netstd 4001 < netstd#aa 4101",
+		"server ns/msg, lower is better: epoll 3001 < uring 3501 < netstd 4001 < netstd#aa 4101",
 		"not steady drift 1/3",
 		"Machine speed index 101.5",
 		"1 round(s) drifted",
@@ -107,5 +108,13 @@ func TestSummaryLadderPoint(t *testing.T) {
 	}
 	if strings.Contains(s, "gnet 2001") {
 		t.Errorf("the saturated label is ranked:\n%s", s)
+	}
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "p99, lower is better") && strings.Contains(l, "uring") {
+			t.Errorf("a p99 of too few samples is ranked: %s", l)
+		}
+	}
+	if !strings.Contains(s, "few (n=5000)") {
+		t.Errorf("the thin p99 is not shown as few:\n%s", s)
 	}
 }
