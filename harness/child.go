@@ -18,15 +18,21 @@ import (
 // serverProc is an `iobench serve --control` child process: the server under test in its own
 // process, so its CPU, memory and syscalls are its own.
 type serverProc struct {
+	*control
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	lines  chan string // stdout lines after "listening on"
 	addr   string
 	stderr *lockedBuffer
 	done   chan struct{}
 	err    error // Wait's result, after done
+}
 
-	statsMu sync.Mutex
+// control is the harness's end of a server's control channel (`serve --control`): commands
+// go to w, and each "stats" is answered by one JSON line on lines.
+type control struct {
+	mu    sync.Mutex
+	w     io.Writer
+	lines <-chan string // stdout lines after "listening on"
 }
 
 type lockedBuffer struct {
@@ -53,12 +59,14 @@ func (l *lockedBuffer) String() string {
 func startServer(ctx context.Context, exe string, args []string) (*serverProc, error) {
 	full := append([]string{"serve", "--control"}, args...)
 	cmd := exec.Command(exe, full...)
-	p := &serverProc{cmd: cmd, lines: make(chan string, 16), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	lines := make(chan string, 16)
+	p := &serverProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
+	p.control = &control{w: p.stdin, lines: lines}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -76,7 +84,7 @@ func startServer(ctx context.Context, exe string, args []string) (*serverProc, e
 				first <- sc.Text()
 			} else {
 				select {
-				case p.lines <- sc.Text():
+				case lines <- sc.Text():
 				default: // nobody asked: drop rather than block the child
 				}
 			}
@@ -85,7 +93,7 @@ func startServer(ctx context.Context, exe string, args []string) (*serverProc, e
 		if n == 0 {
 			close(first)
 		}
-		close(p.lines)
+		close(lines)
 	}()
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	select {
@@ -108,15 +116,15 @@ func startServer(ctx context.Context, exe string, args []string) (*serverProc, e
 func (p *serverProc) pid() int { return p.cmd.Process.Pid }
 
 // stats asks the server for one ServerStats line.
-func (p *serverProc) stats() (ServerStats, error) {
-	p.statsMu.Lock()
-	defer p.statsMu.Unlock()
+func (c *control) stats() (ServerStats, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var st ServerStats
-	if _, err := io.WriteString(p.stdin, "stats\n"); err != nil {
+	if _, err := io.WriteString(c.w, "stats\n"); err != nil {
 		return st, err
 	}
 	select {
-	case l, ok := <-p.lines:
+	case l, ok := <-c.lines:
 		if !ok {
 			return st, errors.New("server exited")
 		}
@@ -129,21 +137,24 @@ func (p *serverProc) stats() (ServerStats, error) {
 	}
 }
 
-// waitLive polls the server's stats until n sessions are live (or the timeout).
-func (p *serverProc) waitLive(n int, timeout time.Duration) error {
+// waitReady polls the server's stats until its app has exactly n sessions, every one through
+// OnConnect (ServerStats.Ready), and its pool no other (Service.Live): only then is, e.g.,
+// every broadcast room complete, so that no member misses its room-mates' first messages.
+// n = 0 waits for a server with no session left (between two loads on one server).
+func (c *control) waitReady(n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		st, err := p.stats()
+		st, err := c.stats()
 		if err != nil {
 			return err
 		}
-		if st.Service.Live >= n {
+		if st.Ready == int64(n) && st.Service.Live == n {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("server has %d of %d connections after %v", st.Service.Live, n, timeout)
+			return fmt.Errorf("server app has %d sessions through OnConnect and %d live, want %d, after %v", st.Ready, st.Service.Live, n, timeout)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -58,6 +58,9 @@ func TestLoadVerifiesReplies(t *testing.T) {
 			if res.Hist.TotalCount() == 0 {
 				t.Fatal("no latency recorded")
 			}
+			if c.Broadcast && uint64(res.Hist.TotalCount()) != res.Msgs {
+				t.Fatalf("%d latency samples for %d deliveries: every delivery has its latency from the send", res.Hist.TotalCount(), res.Msgs)
+			}
 			f := res.Figures()
 			if f.MsgsPerSec == nil || f.Latency == nil || f.Latency.P50 == nil || *f.Latency.P50 <= 0 {
 				t.Fatalf("figures incomplete: %+v", f)
@@ -228,6 +231,9 @@ func TestLoadCmdExitCodes(t *testing.T) {
 		{"no-depth-no-rate", []string{"--target", addr}, cli.ExitUsage},
 		{"depth-and-rate", []string{"--target", addr, "--depth", "1", "--rate", "10"}, cli.ExitUsage},
 		{"size-too-small", []string{"--target", addr, "--proto", "framed", "--size", "3", "--depth", "1"}, cli.ExitUsage},
+		{"unknown-client-backend", []string{"--target", addr, "--depth", "1", "--client-backend", "nosuch"}, cli.ExitUsage},
+		{"unavailable-client-backend", []string{"--target", addr, "--depth", "1", "--client-backend", unavailableBackend}, cli.ExitUsage},
+		{"negative-connect-timeout", []string{"--target", addr, "--depth", "1", "--connect-timeout", "-1s"}, cli.ExitUsage},
 		{"server-closes", []string{"--target", dead, "--conns", "2", "--depth", "1", "--duration", "200ms", "--warmup", "0s"}, cli.ExitFailure},
 		{"ok", []string{"--target", addr, "--conns", "2", "--depth", "1", "--duration", "200ms", "--warmup", "0s"}, 0},
 	}

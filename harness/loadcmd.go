@@ -25,8 +25,10 @@ func LoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&c.Size, "size", 64, "message size in bytes on the wire")
 	fs.IntVar(&c.Depth, "depth", 0, "closed loop: messages in flight per connection")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: total messages per second, paced independently of replies")
+	fs.IntVar(&c.Burst, "burst", 1, "open loop: messages sent back to back on one connection per pacer event (the rate stays --rate)")
 	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "measured window")
 	fs.DurationVar(&c.Warmup, "warmup", time.Second, "warm-up before the window (not measured)")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", DefaultConnectTimeout, "bound on the whole connect phase (every connection up)")
 	fs.StringVar(&c.ClientBackend, "client-backend", "", "client backend (default: "+DefaultClientBackend()+", the cheapest available)")
 	fs.IntVar(&c.Loops, "loops", 0, "client event loops (0 = GOMAXPROCS)")
 	fs.IntVar(&c.Room, "room", 0, "broadcast: room size of a `serve --proto broadcast` server (framed; 0 = plain echo)")
@@ -48,10 +50,11 @@ func LoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	started := time.Now().UTC()
 	res, err := Load(ctx, c)
-	if err != nil {
-		if res == nil {
-			return cli.Failure(err)
+	if err != nil && res == nil {
+		if ctx.Err() != nil {
+			return cli.Interrupted(fmt.Errorf("interrupted before the load started: %w", err))
 		}
+		return cli.Failure(err)
 	}
 	r := loadResult(res, scenario)
 	printLoad(stdout, r, res)
@@ -64,6 +67,9 @@ func LoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return cli.Interrupted(fmt.Errorf("interrupted: the figures above cover %v of the %v window", res.Window.Round(time.Millisecond), c.Duration))
+		}
 		return cli.Failure(err)
 	}
 	if !res.OK() {
@@ -119,6 +125,9 @@ func loadResult(res *LoadResult, scenario string) results.Result {
 		r.Repetitions[0].Error = "verification failed: " + verifyText(res.Verify, res.FirstError)
 	}
 	results.Summarize(&r)
+	if r.LatencyCI == nil { // one repetition: its tail confidence is the result's
+		r.LatencyCI, r.LatencySamples = f.LatencyCI, f.LatencySamples
+	}
 	if !res.OK() {
 		r.Error = r.Repetitions[0].Error
 	}
@@ -136,6 +145,19 @@ func printLoad(w io.Writer, r results.Result, res *LoadResult) {
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(w, "  latency p50 %s p90 %s p99 %s p99.9 %s max %s\n",
 			fmtNs(l.P50), fmtNs(l.P90), fmtNs(l.P99), fmtNs(l.P999), fmtNs(l.Max))
+		if ci := r.LatencyCI; ci != nil && r.LatencySamples > 0 {
+			iv := func(p float64, v *[2]float64) string {
+				if !results.EnoughTailSamples(r.LatencySamples, p) {
+					return "too few samples"
+				}
+				if v == nil {
+					return "n/a"
+				}
+				return "[" + fmtNs(&v[0]) + ", " + fmtNs(&v[1]) + "]"
+			}
+			fmt.Fprintf(w, "  95%% CI over %d samples: p50 %s p99 %s p99.9 %s\n", r.LatencySamples,
+				iv(0.5, ci.P50), iv(0.99, ci.P99), iv(0.999, ci.P999))
+		}
 	} else {
 		fmt.Fprintf(w, "  latency n/a (no reply in the window)\n")
 	}

@@ -39,7 +39,7 @@ func TestRunSmallSuite(t *testing.T) {
 		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 50, Idle: 45, Size: 64, Depth: 1, Warmup: 100 * time.Millisecond, Duration: ms},
 		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 2, Size: 64, Warmup: 100 * time.Millisecond, Duration: ms},
 		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 5, Size: 64, Warmup: 100 * time.Millisecond, Duration: 1500 * time.Millisecond, Reps: 1},
-		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 4, Size: 64, StartRate: 500, SLO: 200 * time.Millisecond, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond, Reps: 1},
+		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 4, Size: 64, StartRate: 500, SLO: time.Second, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond, Reps: 1},
 	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
@@ -55,14 +55,27 @@ func TestRunSmallSuite(t *testing.T) {
 		t.Fatalf("results folder: %v (%d runs)", errs, len(loaded))
 	}
 	got := loaded[0].Run
-	if len(got.Results) != 2*len(wls) {
-		t.Fatalf("%d results, want %d", len(got.Results), 2*len(wls))
+	// netstd, its A/A twin netstd#aa (the default twin) and the unavailable backend, skipped.
+	if len(got.Results) != 3*len(wls) {
+		t.Fatalf("%d results, want %d", len(got.Results), 3*len(wls))
+	}
+	twins := 0
+	for _, r := range got.Results {
+		if r.Label == "netstd"+results.AASuffix && r.Backend == "netstd" && r.Skipped == "" {
+			twins++
+		}
+	}
+	if twins != len(wls) {
+		t.Fatalf("%d results of the A/A twin, want one per workload (%d)", twins, len(wls))
+	}
+	if got.Speed == nil || len(got.Speed.Rounds) == 0 || got.Speed.Index <= 0 {
+		t.Fatalf("no speed calibration: %+v", got.Speed)
 	}
 	if got.Env.GoVersion == "" || got.Env.Cores == 0 || got.Env.IobenchCommit == "" || got.Env.Kernel == "" {
 		t.Fatalf("environment manifest incomplete: %+v", got.Env)
 	}
 	for _, r := range got.Results {
-		name := r.Backend + "/" + r.Scenario
+		name := r.Name() + "/" + r.Scenario
 		if r.Backend == unavailableBackend {
 			if !strings.Contains(r.Skipped, "never runs") {
 				t.Errorf("%s: skipped = %q, want the reason", name, r.Skipped)
@@ -124,7 +137,7 @@ func TestRunSmallSuite(t *testing.T) {
 			}
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(out, "bench.txt")); err != nil || !bytes.Contains(b, []byte("BenchmarkIO/backend=netstd/scenario=pingpong")) {
+	if b, err := os.ReadFile(filepath.Join(out, "bench.txt")); err != nil || !bytes.Contains(b, []byte("BenchmarkIO/backend=netstd/scenario=pingpong")) || !bytes.Contains(b, []byte("BenchmarkIO/backend=netstd#aa/scenario=pingpong")) {
 		t.Errorf("bench.txt: %v\n%s", err, b)
 	}
 	s := stdout.String()
@@ -147,6 +160,9 @@ func TestRunCmdUsage(t *testing.T) {
 		{"bad-backend", []string{"--backends", "nope"}},
 		{"bad-scenario", []string{"--scenarios", "nope"}},
 		{"negative-reps", []string{"--reps", "-1"}},
+		{"zero-reps", []string{"--reps", "0"}},
+		{"zero-duration", []string{"--duration", "0s"}},
+		{"repeated-backend", []string{"--backends", "netstd,netstd"}},
 		{"stray-arg", []string{"extra"}},
 	}
 	for _, tc := range cases {
@@ -160,23 +176,50 @@ func TestRunCmdUsage(t *testing.T) {
 	}
 }
 
-// An interrupted run still writes what it measured and fails.
+// An interrupted run writes what it measured and says it was interrupted: the repetition in
+// flight at the interrupt is recorded as interrupted, not as a failure of the backend (its
+// messages in flight are not losses), and the exit code is 130, not 1.
 func TestRunInterrupted(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(800*time.Millisecond, cancel)
 	var stdout, stderr bytes.Buffer
-	_, err := Run(ctx, RunConfig{Suite: "test", Reps: 3, Backends: []string{"netstd"}, Out: out, Exe: testExe, NoReport: true,
-		Workloads: []Workload{{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 2, Size: 64, Depth: 1,
-			Warmup: 100 * time.Millisecond, Duration: time.Second}}}, &stdout, &stderr)
-	if cli.Code(err) != cli.ExitFailure {
-		t.Fatalf("exit %d (%v), want %d", cli.Code(err), err, cli.ExitFailure)
+	w := Workload{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 4, Size: 64, Depth: 1,
+		Warmup: 100 * time.Millisecond, Duration: 3 * time.Second}
+	// Cancel while the first repetition is inside its 3 s window (it starts after the server,
+	// the connections and 100 ms of warm-up, well under 1 s).
+	time.AfterFunc(1200*time.Millisecond, cancel)
+	_, err := Run(ctx, RunConfig{Suite: "test", Reps: 3, Backends: []string{"netstd"}, AA: AANone, Out: out, Exe: testExe,
+		NoReport: true, Workloads: []Workload{w}}, &stdout, &stderr)
+	t.Logf("stderr:\n%s", stderr.String())
+	if cli.Code(err) != cli.ExitInterrupted || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("exit %d (%v), want %d saying it was interrupted", cli.Code(err), err, cli.ExitInterrupted)
 	}
 	loaded, errs := results.ReadDir(out)
 	if len(errs) > 0 || len(loaded) != 1 {
 		t.Fatalf("results folder after interruption: %v", errs)
 	}
-	if !strings.Contains(loaded[0].Run.Env.Notes, "interrupted") {
-		t.Fatalf("run not marked interrupted: %q", loaded[0].Run.Env.Notes)
+	run := loaded[0].Run
+	if !run.Interrupted {
+		t.Fatal("run.interrupted not set")
+	}
+	if len(run.Results) != 1 {
+		t.Fatalf("%d results, want 1", len(run.Results))
+	}
+	r := run.Results[0]
+	if r.Error != "" {
+		t.Fatalf("the backend in flight is blamed: error %q", r.Error)
+	}
+	if len(r.Repetitions) != 1 {
+		t.Fatalf("%d repetitions recorded, want the one in flight", len(r.Repetitions))
+	}
+	rep := r.Repetitions[0]
+	if !rep.Interrupted || rep.Error != "" {
+		t.Fatalf("repetition in flight: interrupted %v error %q", rep.Interrupted, rep.Error)
+	}
+	if rep.Verify == nil || rep.Verify.Lost != 0 || rep.Verify.Sent == 0 {
+		t.Fatalf("in-flight messages counted as lost, or nothing sent: %+v", rep.Verify)
+	}
+	if !strings.Contains(stderr.String(), "rep 1/3: interrupted") {
+		t.Fatalf("progress does not say repetition 1/3 was interrupted:\n%s", stderr.String())
 	}
 }

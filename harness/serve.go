@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iobench/iobench/apps"
@@ -37,6 +38,9 @@ type ServeConfig struct {
 	IdleTimeout time.Duration
 	// Hardened applies HardenedPreset to the flags not given explicitly (ServeCmd does).
 	Hardened bool
+
+	// wrapApp, set by tests only, wraps the app's handler (e.g. to delay its OnConnect).
+	wrapApp func(models.Handler) models.Handler
 }
 
 // HardenedPreset is what `serve --hardened` sets, for a server facing untrusted clients
@@ -73,8 +77,30 @@ type ServerStats struct {
 	// process itself), null where the platform gives none. The harness prefers its outside
 	// view (/proc/PID/stat) and falls back to this one where that is unavailable or wrong
 	// (under Wine, GetProcessTimes on another process returns the caller's times).
-	CPUNs   *int64              `json:"cpu_ns"`
+	CPUNs *int64 `json:"cpu_ns"`
+	// Ready counts the sessions the app has: their OnConnect has returned and their
+	// OnDisconnect has not. The pool's live count (Service.Live) grows when a slot is taken,
+	// before OnConnect runs (netstd runs it in the session's own goroutine, which may be
+	// scheduled much later), so only Ready says that, e.g., every broadcast room is complete.
+	Ready   int64               `json:"app_ready"`
 	Service models.ServiceStats `json:"service"`
+}
+
+// readyApp wraps the app to count Ready sessions (see ServerStats.Ready). Every backend's
+// app is wrapped alike; the wrapper adds one call per callback, nothing per byte.
+type readyApp struct {
+	models.Handler
+	ready atomic.Int64
+}
+
+func (a *readyApp) OnConnect(s models.Session) {
+	a.Handler.OnConnect(s)
+	a.ready.Add(1)
+}
+
+func (a *readyApp) OnDisconnect(s models.Session, r models.KickReason) {
+	a.Handler.OnDisconnect(s, r)
+	a.ready.Add(-1)
 }
 
 // ServeFlags registers serve's flags on fs and returns the config they fill.
@@ -145,10 +171,14 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 	if c.AppOptions.MaxFrame == 0 {
 		c.AppOptions.MaxFrame = c.Engine.RecvBufferSize
 	}
-	app, err := apps.New(c.App, c.AppOptions)
+	inner, err := apps.New(c.App, c.AppOptions)
 	if err != nil {
 		return cli.Usage(err)
 	}
+	if c.wrapApp != nil {
+		inner = c.wrapApp(inner)
+	}
+	app := &readyApp{Handler: inner}
 	cfg, err := c.Engine.WithDefaults()
 	if err != nil {
 		return cli.Usage(err)
@@ -174,7 +204,7 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 			for sc.Scan() {
 				switch cmd := strings.TrimSpace(sc.Text()); cmd {
 				case "stats":
-					st := serverStats(c, cfg, svc)
+					st := serverStats(c, cfg, svc, app)
 					b, _ := json.Marshal(st)
 					outMu.Lock()
 					fmt.Fprintf(stdout, "%s\n", b)
@@ -198,7 +228,7 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 	return eng.Close()
 }
 
-func serverStats(c ServeConfig, cfg models.Config, svc models.Service) ServerStats {
+func serverStats(c ServeConfig, cfg models.Config, svc models.Service, app *readyApp) ServerStats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	var cpu *int64
@@ -210,7 +240,7 @@ func serverStats(c ServeConfig, cfg models.Config, svc models.Service) ServerSta
 		Backend: c.Backend, App: c.App, CPUNs: cpu,
 		GCCycles: ms.NumGC, GCPauseNs: ms.PauseTotalNs, HeapInuse: ms.HeapInuse,
 		Goroutines: runtime.NumGoroutine(), GOMAXPROCS: runtime.GOMAXPROCS(0), Loops: cfg.Loops,
-		Service: svc.Stats(),
+		Ready: app.ready.Load(), Service: svc.Stats(),
 	}
 }
 

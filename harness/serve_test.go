@@ -24,7 +24,6 @@ import (
 
 // startServe runs Serve in-process on 127.0.0.1:0 and returns its address and control input.
 func startServe(tb testing.TB, backend, app string) (addr string, control io.Writer, stdout *syncBuffer) {
-	tb.Helper()
 	return startServeConfig(tb, ServeConfig{Backend: backend, App: app, AppOptions: apps.Options{RoomSize: 3}})
 }
 

@@ -25,6 +25,17 @@ type Workload struct {
 	// SLO is the sweep's p99 objective; StartRate its first offered rate.
 	SLO       time.Duration
 	StartRate float64
+
+	// Ladder compares the workload at equal offered load: a closed-loop capacity probe of
+	// ProbeDuration windows on every label (the capacity results), then every label open loop
+	// at the same ladder of fractions of the common capacity, each point's window lengthened
+	// from Duration up to MaxDuration to collect TailTarget latency samples.
+	Ladder        bool
+	ProbeDuration time.Duration
+	MaxDuration   time.Duration
+	// MaxWarmup bounds the warm-up when a window is not in steady state and is measured again
+	// (0: never lengthened).
+	MaxWarmup time.Duration
 }
 
 // Mode is closed or open.
@@ -47,37 +58,59 @@ func (w Workload) Name() string {
 	return s
 }
 
-// Suites. The quick suite is what `iobench run` does with no arguments: about 3 minutes for
-// five backends on 2 cores. It runs 5 repetitions, not 3: with 3 against 3 the smallest
-// two-sided Mann-Whitney p is 0.10, so no difference could ever be called significant at
-// alpha 0.05; with 5 against 5 it is 0.008. Its time per backend: pingpong and pipelined
-// 5 × (0.3 s warm-up + 1.2 s), broadcast, idle and churn 5 × (0.2 s + 0.6 s), plus server
-// start/stop and drain (~0.2 s per repetition): ≈ 36 s per backend.
+// Suites. The quick suite is what `iobench run` does with no arguments: about 4 minutes for
+// five backends and the A/A twin on 2 cores. pingpong and broadcast are compared at equal
+// offered load (Ladder): a capacity probe (2 closed-loop rounds of 0.5 s per label), one
+// open-loop probe of the load generator, then 4 ladder points per label in each of 5 rounds,
+// each point's window long enough for TailTarget latency samples (0.5 s at least, 2 s at
+// most: a capacity of 30 000 msgs/s still gives its 20 % point 100 samples beyond p99). idle (memory per connection) and churn (connection rate) have no message rate to
+// equalise and run as before. Pipelined is in the full suite only: at equal offered load it
+// is pingpong with bursts of Depth, and its 120 more measurements would make the quick suite
+// 6 minutes. The suite runs 5 repetitions: with 3 against 3 the smallest two-sided
+// Mann-Whitney p is 0.10, so no difference could ever be called significant at alpha 0.05;
+// with 4 against 4 it is 0.029, only for a perfect separation; with 5 against 5, 0.008.
 //
-// The full suite measures everything, with 5 repetitions of 5 s (1 s warm-up): about 6
-// minutes per backend on 2 cores (≈ 30 minutes for five backends), the sweep included.
+// The full suite measures five ladder workloads with 1.5–3 s windows and the closed-loop
+// ones (idle with 10 000 connections, churn, bulk, reconnect) and the sweep: planned at about
+// 35 minutes on 2 cores (per ladder workload ≈ 120 points × 2.1 s + its probes ≈ 300 s).
 var Suites = map[string][]Workload{
 	"quick": {
-		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Warmup: 300 * time.Millisecond, Duration: 1200 * time.Millisecond},
-		{Scenario: results.ScenarioPipelined, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 8, Warmup: 300 * time.Millisecond, Duration: 1200 * time.Millisecond},
-		{Scenario: results.ScenarioBroadcast, App: "broadcast", Proto: proto.Framed, Conns: 64, Size: 64, Depth: 1, Room: 8, Warmup: 200 * time.Millisecond, Duration: 600 * time.Millisecond},
+		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Ladder: true,
+			Warmup: 200 * time.Millisecond, Duration: 500 * time.Millisecond, MaxDuration: 2 * time.Second,
+			ProbeDuration: 500 * time.Millisecond, MaxWarmup: 500 * time.Millisecond},
+		{Scenario: results.ScenarioBroadcast, App: "broadcast", Proto: proto.Framed, Conns: 64, Size: 64, Depth: 1, Room: 8, Ladder: true,
+			Warmup: 200 * time.Millisecond, Duration: 500 * time.Millisecond, MaxDuration: 2 * time.Second,
+			ProbeDuration: 500 * time.Millisecond, MaxWarmup: 500 * time.Millisecond},
 		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 1000, Idle: 990, Size: 64, Depth: 1, Warmup: 200 * time.Millisecond, Duration: 600 * time.Millisecond},
 		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 10, Size: 64, Warmup: 200 * time.Millisecond, Duration: 600 * time.Millisecond},
 	},
 	"full": {
-		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Warmup: time.Second, Duration: 5 * time.Second},
-		{Scenario: results.ScenarioPingPong, App: "framed", Proto: proto.Framed, Conns: 100, Size: 64, Depth: 1, Warmup: time.Second, Duration: 5 * time.Second},
-		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Rate: 50000, Warmup: time.Second, Duration: 5 * time.Second},
-		{Scenario: results.ScenarioPipelined, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 8, Warmup: time.Second, Duration: 5 * time.Second},
-		{Scenario: results.ScenarioPipelined, App: "echo", Proto: proto.Echo, Conns: 1000, Size: 64, Depth: 4, Warmup: time.Second, Duration: 5 * time.Second},
-		{Scenario: results.ScenarioBroadcast, App: "broadcast", Proto: proto.Framed, Conns: 256, Size: 64, Depth: 1, Room: 16, Warmup: time.Second, Duration: 5 * time.Second},
-		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 10000, Idle: 9900, Size: 64, Depth: 1, Warmup: 2 * time.Second, Duration: 5 * time.Second},
-		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 50, Size: 64, Warmup: time.Second, Duration: 5 * time.Second},
-		{Scenario: results.ScenarioBulk, App: "echo", Proto: proto.Echo, Conns: 8, Size: 64 << 10, Depth: 2, Warmup: time.Second, Duration: 5 * time.Second},
+		ladderFull(Workload{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1}),
+		ladderFull(Workload{Scenario: results.ScenarioPingPong, App: "framed", Proto: proto.Framed, Conns: 100, Size: 64, Depth: 1}),
+		ladderFull(Workload{Scenario: results.ScenarioPipelined, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 8}),
+		ladderFull(Workload{Scenario: results.ScenarioPipelined, App: "echo", Proto: proto.Echo, Conns: 1000, Size: 64, Depth: 4}),
+		ladderFull(Workload{Scenario: results.ScenarioBroadcast, App: "broadcast", Proto: proto.Framed, Conns: 256, Size: 64, Depth: 1, Room: 16}),
+		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 10000, Idle: 9900, Size: 64, Depth: 1, Warmup: time.Second, Duration: 3 * time.Second},
+		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 50, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
+		{Scenario: results.ScenarioBulk, App: "echo", Proto: proto.Echo, Conns: 8, Size: 64 << 10, Depth: 2, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 200, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, StartRate: 1000, SLO: 5 * time.Millisecond, Warmup: 300 * time.Millisecond, Duration: time.Second, Reps: 1},
 	},
 }
 
+// ladderFull is w compared at equal load with the full suite's windows.
+func ladderFull(w Workload) Workload {
+	w.Ladder = true
+	w.Warmup, w.MaxWarmup = 500*time.Millisecond, 2*time.Second
+	w.Duration, w.MaxDuration, w.ProbeDuration = 1500*time.Millisecond, 3*time.Second, 1500*time.Millisecond
+	return w
+}
+
 // SuiteReps is the default number of repetitions per suite.
 var SuiteReps = map[string]int{"quick": 5, "full": 5}
+
+// SuiteCapacityReps is the number of capacity-probe rounds of a ladder workload per suite
+// (the closed-loop capacity results have that many repetitions). The quick suite's 2 give
+// the common capacity but can never make a capacity difference significant (the report says
+// so); the full suite's 5 can.
+var SuiteCapacityReps = map[string]int{"quick": 2, "full": 5}

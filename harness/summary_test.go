@@ -59,3 +59,62 @@ func TestSummaryLabelsWine(t *testing.T) {
 		})
 	}
 }
+
+// A ladder point's table: p99 with its CI, a tail with too few samples, a saturated label left
+// out of the ranking, a label that was not steady, drifted and interrupted repetitions, and the
+// title naming the fraction of the common capacity.
+func TestSummaryLadderPoint(t *testing.T) {
+	ci := func(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
+	mk := func(label string, cpu float64, saturated, steady bool, drift int) results.Result {
+		r := results.Result{Backend: strings.TrimSuffix(label, results.AASuffix), Label: label, ClientBackend: "gnet",
+			Scenario: results.ScenarioBroadcast, Proto: "broadcast", Conns: 64, Size: 64, Depth: 1,
+			Mode: results.ModeOpen, Rate: 19200, LoadFraction: 0.4}
+		for i := range 3 {
+			f := results.Figures{MsgsPerSec: results.Val(19100 + float64(i)), Saturated: saturated,
+				Latency:        &results.Latency{P50: results.Val(250e3), P99: results.Val(2e6 + float64(i)), P999: results.Val(5e6)},
+				LatencyCI:      &results.LatencyCI{P99: ci(1.8e6, 2.3e6)},
+				LatencySamples: 12000,
+				Server:         &results.ServerMetrics{CPUNsPerMsg: results.Val(cpu + float64(i))},
+				Steady:         &results.Steady{OK: steady, Slices: 10}}
+			r.Repetitions = append(r.Repetitions, results.Rep{Index: i, Figures: f, SpeedDrifted: i < drift})
+		}
+		results.Summarize(&r)
+		// What the report side's Summarize carries into the headline (older ones do not).
+		r.LatencyCI, r.LatencySamples, r.Saturated = &results.LatencyCI{P99: ci(1.8e6, 2.3e6)}, 12000, saturated
+		r.Steady = &results.Steady{OK: steady, Slices: 10}
+		return r
+	}
+	run := &results.Run{Suite: "test", Speed: &results.Speed{Index: 101.5, Rounds: []results.Calibration{{Index: 101.5, Drifted: true}}},
+		Capacities: []results.Capacity{{Workload: "broadcast broadcast conns=64 size=64 depth=1 open", MsgsPerSec: 48000, LimitedBy: "netstd"}},
+		Results: []results.Result{mk("epoll", 3000, false, true, 0), mk("netstd", 4000, false, false, 1),
+			mk("netstd#aa", 4100, false, true, 0), mk("gnet", 2000, true, true, 0), mk("uring", 3500, false, true, 0)}}
+	run.Results[4].LatencySamples = 5000 // 50 beyond p99: shown as "few", not ranked on p99
+	var out bytes.Buffer
+	PrintSummary(&out, run)
+	s := out.String()
+	for _, want := range []string{
+		"EQUAL LOAD 40% of the common capacity 48000 msgs/s, limited by netstd",
+		"2.00ms [1.80ms-2.30ms]",
+		"few (n=12000)", // p99.9 of 12 000 samples has 12 beyond it
+		"saturated at this rate (not ranked): gnet",
+		"server ns/msg, lower is better: epoll 3001 < uring 3501 < netstd 4001 < netstd#aa 4101",
+		"not steady drift 1/3",
+		"Machine speed index 101.5",
+		"1 round(s) drifted",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "gnet 2001") {
+		t.Errorf("the saturated label is ranked:\n%s", s)
+	}
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "p99, lower is better") && strings.Contains(l, "uring") {
+			t.Errorf("a p99 of too few samples is ranked: %s", l)
+		}
+	}
+	if !strings.Contains(s, "few (n=5000)") {
+		t.Errorf("the thin p99 is not shown as few:\n%s", s)
+	}
+}

@@ -12,7 +12,7 @@ import (
 // until p99 exceeds w.SLO, errors or verification failures appear, or the delivered rate
 // falls below 90 % of the offered one, and reports the highest offered rate that met the
 // SLO. The headline figures are those of that step.
-func (r *runner) sweep(ctx context.Context, srv *serverProc, w Workload) (*results.Sweep, results.Figures, error) {
+func (r *runner) sweep(ctx context.Context, srv Server, w Workload) (*results.Sweep, results.Figures, error) {
 	slo := w.SLO
 	if slo <= 0 {
 		slo = 5 * time.Millisecond
@@ -24,12 +24,17 @@ func (r *runner) sweep(ctx context.Context, srv *serverProc, w Workload) (*resul
 	sw := &results.Sweep{SLONs: float64(slo)}
 	var best results.Figures
 	for step := 0; step < 16 && ctx.Err() == nil; step++ {
-		lc := LoadConfig{Target: srv.addr, Proto: w.Proto, Conns: w.Conns, Size: w.Size, Rate: rate,
+		if step > 0 {
+			if err := srv.WaitReady(0, 10*time.Second); err != nil {
+				return sw, best, err
+			}
+		}
+		lc := LoadConfig{Target: srv.Addr(), Proto: w.Proto, Conns: w.Conns, Size: w.Size, Rate: rate,
 			Warmup: w.Warmup, Duration: w.Duration, ClientBackend: r.cfg.ClientBackend}
 		if len(r.clientCPUs) > 0 {
 			lc.Loops = len(r.clientCPUs)
 		}
-		res, err := Load(ctx, lc)
+		res, err := r.loads.Load(ctx, lc)
 		if res == nil {
 			return sw, best, err
 		}
@@ -41,7 +46,7 @@ func (r *runner) sweep(ctx context.Context, srv *serverProc, w Workload) (*resul
 		}
 		sw.Points = append(sw.Points, pt)
 		fmt.Fprintf(r.stderr, "  sweep %s: offered %.0f/s delivered %.0f/s p99 %s errors %d\n",
-			srv.addr, rate, pt.AchievedRate, fmtNs(pt.P99Ns), pt.Errors)
+			srv.Addr(), rate, pt.AchievedRate, fmtNs(pt.P99Ns), pt.Errors)
 		met := err == nil && pt.Errors == 0 && pt.P99Ns != nil && *pt.P99Ns <= float64(slo) &&
 			pt.AchievedRate >= 0.9*rate
 		if !met {

@@ -17,7 +17,7 @@ func BenchName(r *Result) string {
 	kv := func(k, v string) {
 		b.WriteString("/" + k + "=" + sanitize(v))
 	}
-	kv("backend", r.Backend)
+	kv("backend", r.Name()) // the label: an A/A twin is its own series
 	kv("scenario", r.Scenario)
 	if r.Proto != "" {
 		kv("proto", r.Proto)

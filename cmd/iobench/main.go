@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"sync"
 	"syscall"
 
 	"github.com/iobench/iobench/harness"
@@ -62,11 +63,52 @@ func mainCode(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return cli.ExitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, got, stop := signalContext()
 	defer stop()
 	err := cmd.run(ctx, args[1:], stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "iobench %s: %v\n", args[0], err)
 	}
-	return cli.Code(err)
+	code := cli.Code(err)
+	if s, ok := got().(syscall.Signal); ok && code == cli.ExitInterrupted {
+		code = cli.SignalCode(int(s)) // 130 for SIGINT, 143 for SIGTERM
+	}
+	return code
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM; got reports which one. After the
+// first signal the default handling is restored, so a second Ctrl-C ends the process at once
+// even if a command were slow to notice the first.
+func signalContext() (ctx context.Context, got func() os.Signal, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var mu sync.Mutex
+	var sig os.Signal
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			mu.Lock()
+			sig = s
+			mu.Unlock()
+			signal.Stop(ch)
+			cancel()
+		case <-done:
+		}
+	}()
+	got = func() os.Signal {
+		mu.Lock()
+		defer mu.Unlock()
+		return sig
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			signal.Stop(ch)
+			close(done)
+			cancel()
+		})
+	}
+	return ctx, got, stop
 }

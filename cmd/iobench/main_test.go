@@ -131,3 +131,55 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	}
 	return ok
 }
+
+// A load stops on SIGINT and SIGTERM in its window, with 128 + the signal number, however
+// long the window: the server here accepts and never answers.
+func TestLoadStopsOnSignal(t *testing.T) {
+	bin := buildIobench(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	for _, tc := range []struct {
+		name string
+		sig  syscall.Signal
+		code int
+	}{{"SIGINT", syscall.SIGINT, 130}, {"SIGTERM", syscall.SIGTERM, 143}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "load", "--target", ln.Addr().String(), "--conns", "2", "--depth", "1",
+				"--warmup", "0s", "--duration", "60s", "--client-backend", "netstd")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill() })
+			time.Sleep(500 * time.Millisecond)
+			cmd.Process.Signal(tc.sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errorsAs(err, &ee) || ee.ExitCode() != tc.code {
+					t.Fatalf("load after %v: %v, want exit %d (stderr %s)", tc.sig, err, tc.code, stderr.String())
+				}
+				if !strings.Contains(stderr.String(), "interrupted") {
+					t.Fatalf("stderr %q does not say it was interrupted", stderr.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("load still running 10 s after %v", tc.sig)
+			}
+		})
+	}
+}

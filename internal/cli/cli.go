@@ -10,10 +10,12 @@ import (
 )
 
 // Exit codes: 0 success, 1 the run failed (verification, a measured failure), 2 bad usage or
-// bad input (unknown backend, bad flags, bad address, port in use, unreadable results).
+// bad input (unknown backend, bad flags, bad address, port in use, unreadable results), 130
+// stopped by SIGINT (143 for SIGTERM: 128 + the signal number, the shell's convention).
 const (
-	ExitFailure = 1
-	ExitUsage   = 2
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitInterrupted = 130
 )
 
 // Error carries an exit code.
@@ -43,6 +45,18 @@ func Failure(err error) error {
 	}
 	return &Error{Code: ExitFailure, Err: err}
 }
+
+// Interrupted wraps err as "stopped by a signal" (exit 130, or 128 + the signal number when
+// the command's main knows which signal it was: see SignalCode).
+func Interrupted(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: ExitInterrupted, Err: err}
+}
+
+// SignalCode is the exit code of a command stopped by signal number signo: 128 + signo.
+func SignalCode(signo int) int { return 128 + signo }
 
 // Code is the exit code for err: 0 for nil, the code of an *Error, 1 otherwise.
 func Code(err error) int {
