@@ -9,6 +9,7 @@ import (
 	"time"
 
 	cnetpoll "github.com/cloudwego/netpoll"
+	"golang.org/x/sys/unix"
 
 	"github.com/iobench/iobench/internal/adapter"
 	"github.com/iobench/iobench/models"
@@ -79,7 +80,7 @@ func (s *service) Close() error {
 // onConnect is netpoll's OnConnect for accepted connections (on a gopool goroutine, before
 // any OnRequest of the connection).
 func (s *service) onConnect(ctx context.Context, c cnetpoll.Connection) context.Context {
-	ss := s.start(c)
+	ss := s.start(c, c.LocalAddr(), c.RemoteAddr())
 	if ss == nil {
 		return ctx
 	}
@@ -104,7 +105,7 @@ func (s *service) onRequest(ctx context.Context, c cnetpoll.Connection) error {
 // (client), so no OnRequest can run before it returns. The session comes back with an extra
 // hold, so a close during OnConnect cannot finalize it before the caller is done with it;
 // the session holds the service (TryHold) until its end.
-func (s *service) start(c cnetpoll.Connection) *session {
+func (s *service) start(c cnetpoll.Connection, local, remote net.Addr) *session {
 	if !s.TryHold() {
 		c.Close()
 		return nil
@@ -122,7 +123,7 @@ func (s *service) start(c cnetpoll.Connection) *session {
 		s.Counters().Connected()
 	}
 	ss := s.sessions[slot]
-	ss.open(c, s.eng.Cfg)
+	ss.open(c, s.eng.Cfg, local, remote)
 	s.Opened(ss)
 	ss.holds.Add(1)
 	c.AddCloseCallback(ss.closeFn)
@@ -132,13 +133,18 @@ func (s *service) start(c cnetpoll.Connection) *session {
 	return ss
 }
 
+// dial connects with Go's dialer under the service's context, so Service.Close (and the load
+// generator's connect timeout, which closes the engine) stops a connect in progress at once:
+// netpoll's own DialConnection takes a fixed timeout and no context. The connected socket is
+// then handed to netpoll as a duplicate descriptor (the same open file, so O_NONBLOCK and
+// TCP_NODELAY carry over) and Go's copy is closed, which also takes it off Go's poller.
 func (s *service) dial() error {
-	c, err := cnetpoll.DialConnection("tcp", s.Addr().String(), 10*time.Second)
+	c, local, remote, err := dialFD(s.Ctx, s.Addr().String())
 	if err != nil {
 		s.Counters().ConnectFailed()
 		return err
 	}
-	ss := s.start(c)
+	ss := s.start(c, local, remote)
 	if ss == nil {
 		if s.Closing() {
 			return models.ErrClosed
@@ -153,4 +159,33 @@ func (s *service) dial() error {
 	}
 	ss.release()
 	return nil
+}
+
+// dialFD connects to addr and returns the socket as a netpoll Connection with its addresses
+// (a Connection made from a descriptor does not know them).
+func dialFD(ctx context.Context, addr string) (cnetpoll.Connection, net.Addr, net.Addr, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer nc.Close()
+	rc, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(sfd uintptr) { fd, derr = unix.FcntlInt(sfd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, nil, nil, err
+	}
+	if derr != nil {
+		return nil, nil, nil, derr
+	}
+	c, err := cnetpoll.NewFDConnection(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, nil, nil, err
+	}
+	return c, nc.LocalAddr(), nc.RemoteAddr(), nil
 }

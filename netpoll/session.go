@@ -4,6 +4,7 @@ package netpoll
 
 import (
 	"context"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -59,7 +60,7 @@ type session struct {
 
 var _ models.Session = (*session)(nil)
 
-func (ss *session) open(c cnetpoll.Connection, cfg models.Config) {
+func (ss *session) open(c cnetpoll.Connection, cfg models.Config, local, remote net.Addr) {
 	ss.sq.Reset(cfg.SendQueueLimit)
 	ss.conn = c
 	ss.fd = c.(cnetpoll.Conn).Fd()
@@ -75,7 +76,7 @@ func (ss *session) open(c cnetpoll.Connection, cfg models.Config) {
 	ss.fdOpen = true
 	ss.fdMu.Unlock()
 	ss.holds.Store(1)
-	ss.Open(c.LocalAddr(), c.RemoteAddr())
+	ss.Open(local, remote)
 }
 
 // Send implements models.Session.

@@ -26,7 +26,7 @@ if ! grep -E '^rio +unavailable: .*(10045|WSAEOPNOTSUPP)' "$work/backends.txt" >
 fi
 
 (cd "$work" && timeout 300 "$root/scripts/wine/exec.sh" "$work/iobench.exe" run --backends netstd,iocp,rio \
-	--scenarios pingpong --reps 1 --duration 300ms --warmup 100ms --out winerun > "$work/run.txt" 2>&1) ||
+	--scenarios pingpong --reps 1 --duration 300ms --warmup 100ms --aa none --ladder 0.5 --out winerun > "$work/run.txt" 2>&1) ||
 	{ cat "$work/run.txt"; echo "wine-smoke: iobench run failed under Wine"; exit 1; }
 sed -n '1,/^report:/p' "$work/run.txt"
 for want in "not Windows numbers" "rio skipped: rio: unsupported: .*10045" "^netstd " "^iocp "; do
