@@ -215,6 +215,9 @@ type Figures struct {
 	Saturated bool `json:"saturated,omitempty"`
 	// Steady is the steady-state test over the window's ~100 ms slices (nil: not tested).
 	Steady *Steady `json:"steady,omitempty"`
+	// Heartbeats and Scale: the scale suite's heartbeat delivery and per-count figures (scale.go).
+	Heartbeats *Heartbeats `json:"heartbeats,omitempty"`
+	Scale      *Scale      `json:"scale,omitempty"`
 }
 
 // MinTailSamples is the fewest samples beyond a percentile for it to be shown as a number.
