@@ -133,6 +133,9 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		}
 		return m
 	}
+	if w.Scale {
+		return r.measureScale(ctx, srv, l, w, index, round, fresh)
+	}
 	reconnect := w.Scenario == results.ScenarioReconnect
 	srv.PrepareWindow(!reconnect && perfUsable() == nil)
 	lc := r.loadConfig(w, c, srv.Addr())
