@@ -41,6 +41,7 @@ type hbWorker struct {
 	buf, frame []byte
 	codec      proto.Client
 	hist       *hdrhistogram.Histogram
+	slices     []slice // the window's SliceInterval slices, by due time
 
 	sent, recv atomic.Uint64 // whole load, read by the drain
 	caughtUp   atomic.Bool   // every heartbeat due before sendUntil is sent
@@ -133,7 +134,8 @@ func loadIdle(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	}
 	defer d.close()
 	for i := range nw {
-		w := &hbWorker{d: d, epfd: -1, evfd: -1, buf: make([]byte, 64<<10), hist: newHist()}
+		w := &hbWorker{d: d, epfd: -1, evfd: -1, buf: make([]byte, 64<<10), hist: newHist(),
+			slices: make([]slice, int(cfg.Duration/SliceInterval)+2)}
 		d.workers = append(d.workers, w)
 		if w.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 			return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -308,6 +310,25 @@ func (d *hbDriver) collect(res *LoadResult, wall0 time.Time) {
 	if !wall0.IsZero() {
 		res.Hist.SetStartTimeMs(wall0.UnixMilli())
 		res.Hist.SetEndTimeMs(wall0.Add(res.Window).UnixMilli())
+		// The slices of the window by due time (the HDR log's intervals, the steady-state test).
+		n := int((res.Window + SliceInterval - 1) / SliceInterval)
+		for i := range n {
+			from := time.Duration(i) * SliceInterval
+			h := newHist()
+			h.SetStartTimeMs(wall0.Add(from).UnixMilli())
+			h.SetEndTimeMs(wall0.Add(min(from+SliceInterval, res.Window)).UnixMilli())
+			var msgs uint64
+			for _, w := range d.workers {
+				if i < len(w.slices) {
+					msgs += w.slices[i].msgs
+					if w.slices[i].hist != nil {
+						h.Merge(w.slices[i].hist)
+					}
+				}
+			}
+			res.Intervals = append(res.Intervals, h)
+			res.SliceMsgs = append(res.SliceMsgs, msgs)
+		}
 	}
 	if p := d.firstErr.Load(); p != nil {
 		res.FirstError = *p
@@ -618,6 +639,12 @@ func (w *hbWorker) replies(c *hbConn, data []byte) int {
 			w.late++
 		}
 		w.hist.RecordValue(min(max(lat, 1), w.hist.HighestTrackableValue()))
+		sl := &w.slices[min(int((due-d.winFrom.Load())/int64(SliceInterval)), len(w.slices)-1)]
+		if sl.hist == nil {
+			sl.hist = newHist()
+		}
+		sl.msgs++
+		sl.hist.RecordValue(min(max(lat, 1), sl.hist.HighestTrackableValue()))
 	}
 	return off
 }

@@ -226,6 +226,12 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	if err != nil {
 		return nil, err
 	}
+	var scale *scaleRun
+	if hasScale(c.Workloads) {
+		if scale, err = prepareScale(&c, len(c.ScaleConns) > 0, stderr); err != nil {
+			return nil, err
+		}
+	}
 	exe, err := serverExe(c.Exe)
 	if err != nil {
 		return nil, cli.Failure(fmt.Errorf("finding the iobench binary: %w", err))
@@ -237,12 +243,6 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 		return nil, cli.Failure(err)
 	}
 
-	var scale *scaleRun
-	if hasScale(c.Workloads) {
-		if scale, err = prepareScale(&c, len(c.ScaleConns) > 0, stderr); err != nil {
-			return nil, err
-		}
-	}
 	env := environment()
 	r := &runner{cfg: c, exe: exe, env: &env, stderr: stderr, labels: labels, loads: c.Loads, scale: scale}
 	restore := r.pin()

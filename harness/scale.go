@@ -144,6 +144,7 @@ func prepareScale(c *RunConfig, explicit bool, stderr io.Writer) (*scaleRun, err
 	fmt.Fprintf(stderr, "scale: RLIMIT_NOFILE soft %d hard %d%s; ceiling %s connections per process (the server and the load process each need conns + %d fds; %s)\n",
 		l.Soft, l.Hard, raised, groupDigits(s.ceiling), scaleFDMargin, s.limit)
 	var over []string
+	c.Workloads = append([]Workload(nil), c.Workloads...) // not the suite's own list
 	for i := range c.Workloads {
 		w := &c.Workloads[i]
 		if !w.Scale || w.Conns <= s.ceiling {
@@ -254,6 +255,10 @@ func (r *runner) measureScale(ctx context.Context, srv Server, l label, w Worklo
 		sc.SocketsInUse = results.Val(float64(ss1.Inuse) - float64(ss0.Inuse))
 	}
 	f.Scale = sc
+	if st := results.SteadyOf(res.SliceSeries()); st != nil {
+		st.WarmupNs = int64(lc.Warmup)
+		f.Steady = st
+	}
 	var cu *float64
 	if res.ClientCPU >= 0 && res.Window > 0 {
 		cu = results.Val(float64(res.ClientCPU) / float64(res.Window) / clientCores)
