@@ -2,6 +2,8 @@ package plots
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,5 +49,28 @@ func TestScaleChart(t *testing.T) {
 	r.Heartbeats.Late = 3
 	if s := scaleHeartbeats(r); !strings.Contains(s, "late 3") {
 		t.Fatalf("heartbeats text %q", s)
+	}
+}
+
+// TestCommittedScaleReportRenders: the committed scale run renders with its scale chart, the
+// RSS-per-connection chart across counts and the heartbeat account of every row.
+func TestCommittedScaleReportRenders(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "results", "linux-scale-20261202", results.RunFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(in, results.RunFileName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	html, err := WriteReport(out, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := os.ReadFile(html)
+	for _, want := range []string{`data-plot="scale-idle"`, `data-plot="rss-per-conn-idle"`, "heartbeats: all", "above this machine&#39;s limit"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }
