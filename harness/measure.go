@@ -133,6 +133,12 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		}
 		return m
 	}
+	switch w.Scenario {
+	case results.ScenarioFaults:
+		return r.measureFaults(ctx, srv, w, index, round)
+	case results.ScenarioSoak:
+		return r.measureSoak(ctx, srv, w, c, index, round)
+	}
 	reconnect := w.Scenario == results.ScenarioReconnect
 	srv.PrepareWindow(!reconnect && perfUsable() == nil)
 	lc := r.loadConfig(w, c, srv.Addr())

@@ -85,7 +85,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("run", stderr)
 	var c RunConfig
 	var backends, scenarios, ladder string
-	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores) or full (~35 min)")
+	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~38 min), faults (~1 min per backend) or soak (--duration per backend, default 10 min)")
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")
 	fs.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios of the suite to run (default: all)")
@@ -123,7 +123,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	suite, ok := Suites[c.Suite]
 	if !ok {
-		return cli.Usagef("unknown --suite %q (want quick or full)", c.Suite)
+		return cli.Usagef("unknown --suite %q (want quick, full, faults or soak)", c.Suite)
 	}
 	if scenarios != "" {
 		want := splitList(scenarios)
@@ -208,6 +208,9 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 		return nil, cli.Usage(err)
 	} else if err := b.Available(); err != nil {
 		return nil, cli.Usagef("client backend %s: %v", c.ClientBackend, err)
+	}
+	if c.Suite == "soak" && c.AA == "" && !strings.Contains(strings.Join(c.Backends, ","), results.AASuffix) {
+		c.AA = AANone // a soak compares nothing: its twin would only add a window
 	}
 	labels, skipped, reasons, err := planLabels(c.Backends, c.AA)
 	if err != nil {

@@ -52,6 +52,9 @@ func (r *runner) capacityReps(w Workload) int {
 // planned is the number of repetitions w will take (for the progress count).
 func (r *runner) planned(w Workload) int {
 	n := len(r.labels)
+	if w.Scenario == results.ScenarioSoak {
+		return 2 * n // the capacity probe and the soak
+	}
 	if !w.Ladder {
 		return r.reps(w) * n
 	}
@@ -169,6 +172,9 @@ func (r *runner) serveArgs(w Workload) []string {
 // ladder. It returns the results and the workload's common capacity (nil off the ladder).
 func (r *runner) runWorkload(ctx context.Context, w Workload) ([]results.Result, *results.Capacity) {
 	w = r.override(w)
+	if w.Scenario == results.ScenarioSoak {
+		return r.runSoak(ctx, w)
+	}
 	if !w.Ladder {
 		return r.rounds(ctx, w, []cell{{rate: w.Rate}}, r.reps(w)), nil
 	}
@@ -364,6 +370,8 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 				continue
 			}
 			results.Summarize(rr)
+			results.SummarizeFaults(rr)
+			results.SummarizeSoak(rr)
 			if rr.Mode == results.ModeOpen {
 				rr.LatencyTimeline = medianTimeline(rr, timelines[k])
 			}

@@ -95,8 +95,21 @@ var Suites = map[string][]Workload{
 		{Scenario: results.ScenarioBulk, App: "echo", Proto: proto.Echo, Conns: 8, Size: 64 << 10, Depth: 2, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 200, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, StartRate: 1000, SLO: 5 * time.Millisecond, Warmup: 300 * time.Millisecond, Duration: time.Second, Reps: 1},
+		faultsWorkload,
 	},
+	// faults: server kill + restart and client resets during a steady load (faults.go);
+	// 3 repetitions of about 10 s per label.
+	"faults": {faultsWorkload},
+	// soak: every label in turn at half of the common capacity for --duration (default 10
+	// minutes; soak.go), after a 1 s capacity probe per label; no A/A twin unless asked.
+	"soak": {{Scenario: results.ScenarioSoak, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1,
+		Warmup: 2 * time.Second, Duration: 10 * time.Minute, Reps: 1}},
 }
+
+// faultsWorkload is the faults scenario: 100 echo connections at 6 000 msgs/s open loop,
+// four 2 s quarters (12 000 latency samples each: enough for a p99 per quarter).
+var faultsWorkload = Workload{Scenario: results.ScenarioFaults, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64,
+	Rate: 6000, Warmup: 500 * time.Millisecond, Duration: 8 * time.Second, Reps: 3}
 
 // ladderFull is w compared at equal load with the full suite's windows.
 func ladderFull(w Workload) Workload {
@@ -107,7 +120,7 @@ func ladderFull(w Workload) Workload {
 }
 
 // SuiteReps is the default number of repetitions per suite.
-var SuiteReps = map[string]int{"quick": 5, "full": 5}
+var SuiteReps = map[string]int{"quick": 5, "full": 5, "faults": 3, "soak": 1}
 
 // SuiteCapacityReps is the number of capacity-probe rounds of a ladder workload per suite
 // (the closed-loop capacity results have that many repetitions). The quick suite's 2 give

@@ -33,11 +33,13 @@ const (
 	ScenarioBulk      = "bulk"      // large messages, bandwidth bound
 	ScenarioReconnect = "reconnect" // CLIENT_AUTO_RECONNECT behaviour after server kicks
 	ScenarioSweep     = "sweep"     // open-loop rate sweep against a latency SLO
+	ScenarioFaults    = "faults"    // server killed and restarted, client resets, mid-load (Faults)
+	ScenarioSoak      = "soak"      // minutes at half of capacity, server sampled every second (Soak)
 )
 
 // Scenarios lists the known scenario names in report order.
 var Scenarios = []string{ScenarioPingPong, ScenarioPipelined, ScenarioBroadcast, ScenarioIdle,
-	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep}
+	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep, ScenarioFaults, ScenarioSoak}
 
 // Load modes (Result.Mode).
 const (
@@ -184,6 +186,8 @@ type Result struct {
 	Repetitions     []Rep           `json:"repetitions,omitempty"`
 	Spread          *Spread         `json:"spread,omitempty"`
 	Sweep           *Sweep          `json:"sweep,omitempty"`            // scenario sweep only
+	Faults          *Faults         `json:"faults,omitempty"`           // scenario faults: the median repetition's
+	Soak            *Soak           `json:"soak,omitempty"`             // scenario soak: the repetition's (one)
 	LatencyTimeline []TimelinePoint `json:"latency_timeline,omitempty"` // open loop, median rep
 	HDRLog          string          `json:"hdr_log,omitempty"`          // relative to the run file's folder
 	Skipped         string          `json:"skipped,omitempty"`          // why not run; non-empty => no figures
@@ -297,6 +301,9 @@ type Rep struct {
 	// SpeedDrifted copies that round's flag.
 	Round        int  `json:"round,omitempty"`
 	SpeedDrifted bool `json:"speed_drifted,omitempty"`
+	// Faults and Soak are the faults and soak scenarios' own accounts of this repetition.
+	Faults *Faults `json:"faults,omitempty"`
+	Soak   *Soak   `json:"soak,omitempty"`
 }
 
 // Name is r's label: Label, or Backend when Label is empty.
