@@ -33,11 +33,13 @@ const (
 	ScenarioBulk      = "bulk"      // large messages, bandwidth bound
 	ScenarioReconnect = "reconnect" // CLIENT_AUTO_RECONNECT behaviour after server kicks
 	ScenarioSweep     = "sweep"     // open-loop rate sweep against a latency SLO
+	ScenarioLogging   = "logging"   // framed + one log line per message, beside plain framed (variants.go)
+	ScenarioCrypto    = "crypto"    // framed sealed with AES-GCM per frame, beside plain framed (variants.go)
 )
 
 // Scenarios lists the known scenario names in report order.
 var Scenarios = []string{ScenarioPingPong, ScenarioPipelined, ScenarioBroadcast, ScenarioIdle,
-	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep}
+	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep, ScenarioLogging, ScenarioCrypto}
 
 // Load modes (Result.Mode).
 const (
@@ -215,6 +217,8 @@ type Figures struct {
 	Saturated bool `json:"saturated,omitempty"`
 	// Steady is the steady-state test over the window's ~100 ms slices (nil: not tested).
 	Steady *Steady `json:"steady,omitempty"`
+	// Log is the server's log counters over this repetition's load (scenario logging).
+	Log *LogCounts `json:"log,omitempty"`
 }
 
 // MinTailSamples is the fewest samples beyond a percentile for it to be shown as a number.
