@@ -71,16 +71,16 @@ func (s *service) Addr() net.Addr { return s.addr }
 // RecvBuffer only while a partial frame is pending; with RecvEnv=resident each slot that
 // opened once keeps its own.
 func (s *service) Resident() models.Resident {
-	r := models.Resident{Sessions: s.Pool().Live(), LazyRecv: s.recvPool != nil}
-	if r.LazyRecv {
-		r.RecvBuffers = s.recvPool.InUse()
-	} else {
-		r.RecvBuffers = int(s.slotBufs.Load())
-	}
+	return models.ResidentOf(s.Pool().Live(), s.recvPool, int(s.slotBufs.Load()), s.queues)
+}
+
+// queues yields every session's SendQueue (safe from any goroutine: the queues lock).
+func (s *service) queues(yield func(*models.SendQueue) bool) {
 	for i := range s.sessions {
-		r.SendChunks += s.sessions[i].sq.Chunks()
+		if !yield(&s.sessions[i].sq) {
+			return
+		}
 	}
-	return r
 }
 
 // Close stops accepting and reconnecting and asks every loop to close its listener and kick

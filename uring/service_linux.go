@@ -86,16 +86,16 @@ func (s *service) Addr() net.Addr { return s.addr }
 // RecvBuffer only while a partial frame is pending (the bytes arrive in the loop's provided
 // buffers); in the direct mode each slot keeps the one the kernel receives into.
 func (s *service) Resident() models.Resident {
-	r := models.Resident{Sessions: s.Pool().Live(), LazyRecv: s.recvPool != nil}
-	if r.LazyRecv {
-		r.RecvBuffers = s.recvPool.InUse()
-	} else {
-		r.RecvBuffers = int(s.slotBufs.Load())
-	}
+	return models.ResidentOf(s.Pool().Live(), s.recvPool, int(s.slotBufs.Load()), s.queues)
+}
+
+// queues yields every session's SendQueue (safe from any goroutine: the queues lock).
+func (s *service) queues(yield func(*models.SendQueue) bool) {
 	for _, ss := range s.sessions {
-		r.SendChunks += ss.sq.Chunks()
+		if !yield(&ss.sq) {
+			return
+		}
 	}
-	return r
 }
 
 // Close stops accepting and connecting, kicks every open session once with KickShutdown (a

@@ -42,13 +42,7 @@ const bigFrame = 40 << 10
 // spin), and the rest are still served.
 func testIdleHoldsNothing(t *testing.T, backend string) {
 	app := framedApps[0]
-	eng := Open(t, backend, models.Config{})
-	h, err := apps.New(app.name, apps.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := Track(t, h)
-	svc := Listen(t, eng, k, models.ServiceOptions{PoolSize: idleSessions + 8})
+	eng, k, svc := framedService(t, backend, models.ServiceOptions{PoolSize: idleSessions + 8})
 	rr, ok := svc.(models.ResidentReporter)
 	if !ok {
 		t.Skipf("%s services do not report resident buffers (models.ResidentReporter): it claims no lazy buffers", backend)
@@ -136,6 +130,18 @@ func testIdleHoldsNothing(t *testing.T, backend string) {
 	k.Verify(t)
 }
 
+// framedService opens an engine of backend and a tracked framed app service on it.
+func framedService(t *testing.T, backend string, opt models.ServiceOptions) (models.Engine, *Tracker, models.Service) {
+	t.Helper()
+	eng := Open(t, backend, models.Config{})
+	h, err := apps.New(framedApps[0].name, apps.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := Track(t, h)
+	return eng, k, Listen(t, eng, k, opt)
+}
+
 // roundTripFrame writes one frame and reads its echo.
 func roundTripFrame(tb testing.TB, c net.Conn, frame []byte) {
 	tb.Helper()
@@ -162,13 +168,7 @@ func roundTripFrame(tb testing.TB, c net.Conn, frame []byte) {
 // buffer size and the SendQueue's chunk size.
 func testSplitFrame(t *testing.T, backend string) {
 	app := framedApps[0]
-	eng := Open(t, backend, models.Config{})
-	h, err := apps.New(app.name, apps.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := Track(t, h)
-	svc := Listen(t, eng, k, models.ServiceOptions{})
+	eng, k, svc := framedService(t, backend, models.ServiceOptions{})
 
 	// Background: 4 sessions exchanging frames until the split writes are done.
 	stop := make(chan struct{})
