@@ -137,6 +137,9 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		}
 		return m
 	}
+	if w.Scale {
+		return r.measureScale(ctx, srv, l, w, index, round, fresh)
+	}
 	switch w.Scenario {
 	case results.ScenarioFaults:
 		return r.measureFaults(ctx, srv, w, index, round)

@@ -25,7 +25,8 @@ type runner struct {
 	clientCPUs  []int
 	serverProcs int // GOMAXPROCS given to servers (0 = runtime default)
 	pinNote     string
-	loops       int // as reported by the servers
+	loops       int       // as reported by the servers
+	scale       *scaleRun // the scale suite's limits (scale.go)
 
 	step, total, done, interrupted int
 	failures                       []string

@@ -224,6 +224,9 @@ type Figures struct {
 	Steady *Steady `json:"steady,omitempty"`
 	// Log is the server's log counters over this repetition's load (scenario logging).
 	Log *LogCounts `json:"log,omitempty"`
+	// Heartbeats and Scale: the scale suite's heartbeat delivery and per-count figures (scale.go).
+	Heartbeats *Heartbeats `json:"heartbeats,omitempty"`
+	Scale      *Scale      `json:"scale,omitempty"`
 }
 
 // MinTailSamples is the fewest samples beyond a percentile for it to be shown as a number.
