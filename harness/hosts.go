@@ -188,6 +188,14 @@ func (s *localServer) Window() WindowProbes {
 }
 
 func (s *localServer) Crash(ctx context.Context) error {
+	if err := s.kill(); err != nil {
+		return err
+	}
+	return s.restart(ctx)
+}
+
+// kill ends the server process at once (SIGKILL) and returns once it is reaped.
+func (s *localServer) kill() error {
 	s.mu.Lock()
 	old := s.p
 	s.p = nil
@@ -196,6 +204,11 @@ func (s *localServer) Crash(ctx context.Context) error {
 		return errors.New("server already down")
 	}
 	old.kill()
+	return nil
+}
+
+// restart starts the server again on its address.
+func (s *localServer) restart(ctx context.Context) error {
 	spec := s.spec
 	spec.Addr = s.addr
 	p, err := s.host.start(ctx, spec)

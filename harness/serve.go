@@ -38,6 +38,9 @@ type ServeConfig struct {
 	IdleTimeout time.Duration
 	// Hardened applies HardenedPreset to the flags not given explicitly (ServeCmd does).
 	Hardened bool
+	// Leak, when positive, makes the app leak a goroutine and 4 KiB every Leak-th OnRecv
+	// (leakyApp): the soak's proof that it fails on a leak. Never for measurements.
+	Leak int
 
 	// wrapApp, set by tests only, wraps the app's handler (e.g. to delay its OnConnect).
 	wrapApp func(models.Handler) models.Handler
@@ -119,6 +122,7 @@ func ServeFlags(fs *flag.FlagSet) *ServeConfig {
 	fs.BoolVar(&c.Control, "control", false, "read control commands (stats, quit) from stdin")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 0, "kick a session that completes no frame for this long, also a new connection that sends nothing (0 = off; kicks come within +25%)")
 	fs.BoolVar(&c.Hardened, "hardened", false, hardenedHelp())
+	fs.IntVar(&c.Leak, "leak", 0, "testing only: leak a goroutine and 4 KiB every N-th receive (proves the soak fails on a leak; never for measurements)")
 	return c
 }
 
@@ -178,6 +182,10 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 	if c.wrapApp != nil {
 		inner = c.wrapApp(inner)
 	}
+	if c.Leak < 0 {
+		return cli.Usagef("bad --leak %d", c.Leak)
+	}
+	inner = newLeakyApp(inner, c.Leak)
 	app := &readyApp{Handler: inner}
 	cfg, err := c.Engine.WithDefaults()
 	if err != nil {

@@ -36,6 +36,8 @@ type Workload struct {
 	// MaxWarmup bounds the warm-up when a window is not in steady state and is measured again
 	// (0: never lengthened).
 	MaxWarmup time.Duration
+	// ServeArgs are extra `serve` flags (tests: --leak).
+	ServeArgs []string
 }
 
 // Mode is closed or open.
