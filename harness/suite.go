@@ -97,7 +97,7 @@ var Suites = map[string][]Workload{
 		{Scenario: results.ScenarioBulk, App: "echo", Proto: proto.Echo, Conns: 8, Size: 64 << 10, Depth: 2, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 200, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, StartRate: 1000, SLO: 5 * time.Millisecond, Warmup: 300 * time.Millisecond, Duration: time.Second, Reps: 1},
-		faultsWorkload,
+		withReps(faultsWorkload, 3),
 	},
 	// faults: server kill + restart and client resets during a steady load (faults.go);
 	// 3 repetitions of about 10 s per label.
@@ -111,7 +111,12 @@ var Suites = map[string][]Workload{
 // faultsWorkload is the faults scenario: 100 echo connections at 6 000 msgs/s open loop,
 // four 2 s quarters (12 000 latency samples each: enough for a p99 per quarter).
 var faultsWorkload = Workload{Scenario: results.ScenarioFaults, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64,
-	Rate: 6000, Warmup: 500 * time.Millisecond, Duration: 8 * time.Second, Reps: 3}
+	Rate: 6000, Warmup: 500 * time.Millisecond, Duration: 8 * time.Second}
+
+func withReps(w Workload, n int) Workload {
+	w.Reps = n
+	return w
+}
 
 // ladderFull is w compared at equal load with the full suite's windows.
 func ladderFull(w Workload) Workload {
