@@ -57,6 +57,7 @@ type steadyLoad struct {
 	winTo   atomic.Int64
 	closing atomic.Bool
 	killed  atomic.Bool
+	dying   atomic.Bool // between BeginKill and Reaped
 
 	up, downs, early, sent, recv, unsent, corrupt, reordered, dup atomic.Uint64
 	lastRecv, pacerLag                                            atomic.Int64
@@ -122,6 +123,24 @@ func (l *steadyLoad) MarkKill() int64 {
 	l.killMu.Unlock()
 	l.killed.Store(true)
 	return t
+}
+
+// BeginKill marks the signal of a kill and Reaped the end of the dying server (its process
+// reaped): the kill spans the two. A session whose life overlaps the span was ended by the
+// kill, even one the dying server's kernel accepted after the signal and reset before the
+// process was reaped: OnDisconnect records such a session's end as a kill instant too, so its
+// unanswered messages are classified against the kill (never lost). Only the old server can
+// hold a session during the span: the new one starts after it.
+func (l *steadyLoad) BeginKill() int64 {
+	t := l.MarkKill()
+	l.dying.Store(true)
+	return t
+}
+
+// Reaped ends the kill span (see BeginKill).
+func (l *steadyLoad) Reaped() int64 {
+	l.dying.Store(false)
+	return l.MarkKill()
 }
 
 // runSteady runs one steady load.
@@ -384,8 +403,14 @@ func (h steadyHandler) OnDisconnect(s models.Session, r models.KickReason) {
 	if !l.killed.Load() {
 		l.early.Add(1)
 	}
+	t := nowNs()
+	if l.dying.Load() {
+		l.killMu.Lock()
+		l.kills = append(l.kills, t)
+		l.killMu.Unlock()
+	}
 	c.mu.Lock()
-	c.led.Down(nowNs(), c.times[c.head:])
+	c.led.Down(t, c.times[c.head:])
 	c.times, c.head = c.times[:0], 0
 	c.nextRecv = c.nextSend // what the dead session owed will never come
 	c.s = nil

@@ -108,16 +108,16 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 		if crash == nil || !at(q[2]) {
 			return
 		}
-		killAt = l.MarkKill()
+		killAt = l.BeginKill()
 		t0 := time.Now()
 		if crashErr = crash.kill(); crashErr != nil {
 			return
 		}
 		// The process is reaped: until now its kernel side could still complete a client's
-		// handshake (a session that comes up after the signal and dies at once). The reaped
-		// instant is recorded as a kill too, so such a session's messages are classified
-		// against it (in flight, not lost), and recovery counts only sessions after it.
-		reaped = l.MarkKill()
+		// handshake (a session that comes up after the signal and dies at once). The kill
+		// spans the signal to this instant (steadyLoad.BeginKill), and recovery counts only
+		// sessions that came up after it.
+		reaped = l.Reaped()
 		crashErr = crash.restart(outer) // the restart may outlast the window: the drain waits for it
 		restart = time.Since(t0)
 	}
@@ -125,7 +125,7 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 	if res == nil {
 		return nil, nil, err
 	}
-	f := &results.Faults{Conns: cfg.Conns, InFlight: res.Unanswered.InFlight, AfterKill: res.Unanswered.AfterKill,
+	f := &results.Faults{Conns: cfg.Conns, SessionsEnded: res.Downs, InFlight: res.Unanswered.InFlight, AfterKill: res.Unanswered.AfterKill,
 		Lost: res.Unanswered.Lost, Unsent: res.Unsent, RestartNs: int64(restart)}
 	f.Resets = &results.Resets{Conns: resetConns, Injected: injected.Load(), Failed: failed.Load(),
 		Before: phaseWindow(res.Phases[0]), During: phaseWindow(res.Phases[1]), After: phaseWindow(res.Phases[2])}
