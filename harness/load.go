@@ -284,7 +284,11 @@ func (c *LoadConfig) Validate() error {
 	if c.Target == "" {
 		return errors.New("no --target HOST:PORT")
 	}
-	if _, err := proto.Parse(string(c.Proto)); err != nil {
+	if c.Proto == protoCrypto {
+		if c.OneShot || c.IdleConns > 0 || c.Broadcast {
+			return errors.New("the crypto protocol drives fixed connections only (no churn, idle or broadcast)")
+		}
+	} else if _, err := proto.Parse(string(c.Proto)); err != nil {
 		return err
 	}
 	if c.Conns <= 0 {
@@ -298,8 +302,8 @@ func (c *LoadConfig) Validate() error {
 			return fmt.Errorf("broadcast: --conns %d must be a multiple of --room %d", c.Conns, c.Room)
 		}
 	}
-	if c.Size < proto.MinSize(c.Proto) || c.Size > proto.MaxMessageSize {
-		return fmt.Errorf("--size %d out of range [%d, %d] for %s", c.Size, proto.MinSize(c.Proto), proto.MaxMessageSize, c.Proto)
+	if c.Size < loadMinSize(c.Proto) || c.Size > proto.MaxMessageSize {
+		return fmt.Errorf("--size %d out of range [%d, %d] for %s", c.Size, loadMinSize(c.Proto), proto.MaxMessageSize, c.Proto)
 	}
 	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 		return fmt.Errorf("bad --rate %v", c.Rate)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/iobench/iobench/proto"
 	"github.com/iobench/iobench/results"
 )
 
@@ -69,6 +70,9 @@ func (r *runner) loadConfig(w Workload, c cell, addr string) LoadConfig {
 	lc := LoadConfig{Target: addr, Proto: w.Proto, Broadcast: w.Room > 0, Room: w.Room,
 		Conns: w.Conns, Size: w.Size, Depth: w.Depth, Rate: w.Rate, Warmup: w.Warmup,
 		Duration: w.Duration, IdleConns: w.Idle, ClientBackend: r.cfg.ClientBackend}
+	if w.Proto == protoCrypto {
+		lc.Size += proto.CryptoOverhead // the same framed frame inside, sealed
+	}
 	if len(r.clientCPUs) > 0 {
 		lc.Loops = len(r.clientCPUs)
 	}
@@ -247,6 +251,9 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 	f.Note = strings.Join(notes, "; ")
 	if ctx.Err() != nil && res.Verify.Corrupt+res.Verify.Reordered+res.Verify.Duplicated == 0 {
 		return interruptedRep(m)
+	}
+	if lerr := r.logCounts(srv, w, res, f); lerr != nil && err == nil && res.OK() {
+		err = lerr
 	}
 	switch {
 	case err != nil:

@@ -39,6 +39,7 @@ type RunConfig struct {
 	ClientBackend     string
 	NoPin             bool
 	NoReport          bool
+	KeepLogs          bool   // keep the logging scenario's server log files (logs/) after their lines are counted
 	Exe               string // iobench binary for the servers (default os.Executable)
 	// Duration and Warmup, when non-zero (WarmupSet for an explicit zero warm-up), override
 	// every workload's.
@@ -97,6 +98,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&c.ClientBackend, "client-backend", "", "load generator backend, the same for every server (default: "+DefaultClientBackend()+")")
 	fs.BoolVar(&c.NoPin, "no-pin", false, "do not pin the server and the load generator to disjoint CPUs")
 	fs.BoolVar(&c.NoReport, "no-report", false, "do not write the HTML report")
+	fs.BoolVar(&c.KeepLogs, "keep-logs", false, "keep the logging scenario's server log files (OUT/logs) after their lines are counted")
 	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window (default: the workload's own)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up, 0s for none (default: the workload's own)")
 	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")

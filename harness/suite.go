@@ -38,6 +38,9 @@ type Workload struct {
 	MaxWarmup time.Duration
 	// ServeArgs are extra `serve` flags (tests: --leak).
 	ServeArgs []string
+	// Plain, for a variant scenario (logging, crypto), is the app of its plain counterpart:
+	// every label then runs both apps in the same rounds and ladder (see variants.go).
+	Plain string
 }
 
 // Mode is closed or open.
@@ -97,6 +100,8 @@ var Suites = map[string][]Workload{
 		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 50, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioBulk, App: "echo", Proto: proto.Echo, Conns: 8, Size: 64 << 10, Depth: 2, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 200, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
+		ladderFull(Workload{Scenario: results.ScenarioLogging, App: "logging", Plain: "framed", Proto: proto.Framed, Conns: 100, Size: 64, Depth: 1}),
+		ladderFull(Workload{Scenario: results.ScenarioCrypto, App: "crypto", Plain: "framed", Proto: protoCrypto, Conns: 100, Size: 64, Depth: 1}),
 		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, StartRate: 1000, SLO: 5 * time.Millisecond, Warmup: 300 * time.Millisecond, Duration: time.Second, Reps: 1},
 		withReps(faultsWorkload, 3),
 	},

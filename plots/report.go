@@ -107,6 +107,7 @@ type page struct {
 	Skipped       []skipView
 	LadderSummary []summaryRow // equal-load recommendations, one per ladder and run
 	Families      []familyView
+	Variants      []variantView // logging, crypto beside plain framed (variants.go)
 	Across        []acrossView
 	Workloads     []workloadView
 	Extra         []figure // cross-workload figures (RSS against connections)
@@ -308,6 +309,7 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		pg.Workloads = append(pg.Workloads, wv)
 	}
 	pg.Across = a.across()
+	pg.Variants = variantViews(m)
 	// RSS per connection against connection count, per scenario that varied conns.
 	byScenario := map[string]map[string][]series{}
 	orders := map[string][]string{}

@@ -35,11 +35,14 @@ const (
 	ScenarioSweep     = "sweep"     // open-loop rate sweep against a latency SLO
 	ScenarioFaults    = "faults"    // server killed and restarted, client resets, mid-load (Faults)
 	ScenarioSoak      = "soak"      // minutes at half of capacity, server sampled every second (Soak)
+	ScenarioLogging   = "logging"   // framed + one log line per message, beside plain framed (variants.go)
+	ScenarioCrypto    = "crypto"    // framed sealed with AES-GCM per frame, beside plain framed (variants.go)
 )
 
 // Scenarios lists the known scenario names in report order.
 var Scenarios = []string{ScenarioPingPong, ScenarioPipelined, ScenarioBroadcast, ScenarioIdle,
-	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep, ScenarioFaults, ScenarioSoak}
+	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep, ScenarioFaults, ScenarioSoak,
+	ScenarioLogging, ScenarioCrypto}
 
 // Load modes (Result.Mode).
 const (
@@ -219,6 +222,8 @@ type Figures struct {
 	Saturated bool `json:"saturated,omitempty"`
 	// Steady is the steady-state test over the window's ~100 ms slices (nil: not tested).
 	Steady *Steady `json:"steady,omitempty"`
+	// Log is the server's log counters over this repetition's load (scenario logging).
+	Log *LogCounts `json:"log,omitempty"`
 }
 
 // MinTailSamples is the fewest samples beyond a percentile for it to be shown as a number.
