@@ -56,10 +56,12 @@ type steadyLoad struct {
 	winFrom atomic.Int64
 	winTo   atomic.Int64
 	closing atomic.Bool
+	killed  atomic.Bool
+	dying   atomic.Bool // between BeginKill and Reaped
 
-	up, downs, sent, recv, unsent, corrupt, reordered, dup atomic.Uint64
-	lastRecv, pacerLag                                     atomic.Int64
-	firstErr                                               atomic.Pointer[string]
+	up, downs, early, sent, recv, unsent, corrupt, reordered, dup atomic.Uint64
+	lastRecv, pacerLag                                            atomic.Int64
+	firstErr                                                      atomic.Pointer[string]
 
 	killMu sync.Mutex
 	kills  []int64
@@ -97,10 +99,14 @@ type steadyResult struct {
 	Unanswered proto.Unanswered
 	Unsent     uint64
 	Downs      uint64 // sessions that ended before the load's own close
-	Kills      []int64
-	Ledgers    []*proto.Ledger
-	PacerLag   time.Duration
-	FirstError string
+	// DownsBeforeKill of them ended before the first kill; LiveAtEnd connections had a
+	// session at the end.
+	DownsBeforeKill uint64
+	LiveAtEnd       int
+	Kills           []int64
+	Ledgers         []*proto.Ledger
+	PacerLag        time.Duration
+	FirstError      string
 }
 
 func (l *steadyLoad) fail(format string, a ...any) {
@@ -115,7 +121,26 @@ func (l *steadyLoad) MarkKill() int64 {
 	l.killMu.Lock()
 	l.kills = append(l.kills, t)
 	l.killMu.Unlock()
+	l.killed.Store(true)
 	return t
+}
+
+// BeginKill marks the signal of a kill and Reaped the end of the dying server (its process
+// reaped): the kill spans the two. A session whose life overlaps the span was ended by the
+// kill, even one the dying server's kernel accepted after the signal and reset before the
+// process was reaped: OnDisconnect records such a session's end as a kill instant too, so its
+// unanswered messages are classified against the kill (never lost). Only the old server can
+// hold a session during the span: the new one starts after it.
+func (l *steadyLoad) BeginKill() int64 {
+	t := l.MarkKill()
+	l.dying.Store(true)
+	return t
+}
+
+// Reaped ends the kill span (see BeginKill).
+func (l *steadyLoad) Reaped() int64 {
+	l.dying.Store(false)
+	return l.MarkKill()
 }
 
 // runSteady runs one steady load.
@@ -290,12 +315,13 @@ func (l *steadyLoad) collect() *steadyResult {
 	kills := append([]int64(nil), l.kills...)
 	l.killMu.Unlock()
 	res := &steadyResult{Window: l.cfg.Duration, WindowFrom: l.winFrom.Load(), Kills: kills, Hist: newHist(),
-		Unsent: l.unsent.Load(), Downs: l.downs.Load(), PacerLag: time.Duration(l.pacerLag.Load())}
+		Unsent: l.unsent.Load(), Downs: l.downs.Load(), DownsBeforeKill: l.early.Load(), PacerLag: time.Duration(l.pacerLag.Load())}
 	for _, c := range l.conns {
 		c.mu.Lock()
 		var live []int64
 		if c.s != nil {
 			live = c.times[c.head:]
+			res.LiveAtEnd++
 		}
 		res.Unanswered = res.Unanswered.Add(c.led.Tally(kills, live))
 		res.Ledgers = append(res.Ledgers, &c.led)
@@ -374,8 +400,17 @@ func (h steadyHandler) OnDisconnect(s models.Session, r models.KickReason) {
 		return
 	}
 	l.downs.Add(1)
+	if !l.killed.Load() {
+		l.early.Add(1)
+	}
+	t := nowNs()
+	if l.dying.Load() {
+		l.killMu.Lock()
+		l.kills = append(l.kills, t)
+		l.killMu.Unlock()
+	}
 	c.mu.Lock()
-	c.led.Down(nowNs(), c.times[c.head:])
+	c.led.Down(t, c.times[c.head:])
 	c.times, c.head = c.times[:0], 0
 	c.nextRecv = c.nextSend // what the dead session owed will never come
 	c.s = nil

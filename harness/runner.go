@@ -171,7 +171,7 @@ func (r *runner) serveArgs(w Workload) []string {
 		rb := 2 * w.Size
 		a = append(a, "--recv-buffer", itoa(rb), "--max-frame", itoa(rb))
 	}
-	return a
+	return append(a, w.ServeArgs...)
 }
 
 // runWorkload measures w on every label: as it is (one cell), or, for a workload compared at

@@ -65,7 +65,10 @@ func (r *runner) runSoak(ctx context.Context, w Workload) ([]results.Result, *re
 	probe.Duration, probe.Warmup = soakProbe, min(w.Warmup, 200*time.Millisecond)
 	capRes := r.rounds(ctx, probe, []cell{{capacity: true}}, 1)
 	for i := range capRes {
-		capRes[i].Scenario = results.ScenarioSoak
+		// Kept as the soak's closed-loop results (not a ladder's capacity: the soak has one
+		// open-loop point, off any ladder).
+		capRes[i].Scenario, capRes[i].Capacity = results.ScenarioSoak, false
+		capRes[i].Note = strings.TrimSpace("soak capacity probe (closed loop, " + soakProbe.String() + "); " + capRes[i].Note)
 	}
 	if ctx.Err() != nil {
 		return capRes, nil
@@ -86,7 +89,8 @@ func (r *runner) runSoak(ctx context.Context, w Workload) ([]results.Result, *re
 		w.Name(), capacity, by, rate, w.Duration)
 	cp := &results.Capacity{Workload: results.Key{Scenario: w.Scenario, Proto: w.App, Mode: results.ModeOpen, Conns: w.Conns,
 		Size: w.Size, Depth: w.Depth}.String(), MsgsPerSec: capacity, LimitedBy: by, PerBackend: per, Fractions: []float64{SoakShare}}
-	return append(capRes, r.rounds(ctx, w, []cell{{rate: rate, fraction: SoakShare}}, 1)...), cp
+	w.Rate = rate // an open-loop result at this rate, off any ladder
+	return append(capRes, r.rounds(ctx, w, []cell{{rate: rate}}, 1)...), cp
 }
 
 // SoakShare is the soak's offered rate as a share of the common capacity.

@@ -285,6 +285,10 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		switch {
 		case k.Scenario == results.ScenarioSweep:
 			charts = append(charts, sweepChart(k, ss))
+		case k.Scenario == results.ScenarioSoak && k.Mode == results.ModeOpen:
+			charts = append(charts, soakChart(k, ss), spectrumChart(k, ss, warn))
+		case k.Scenario == results.ScenarioFaults:
+			charts = append(charts, faultsChart(k, ss), spectrumChart(k, ss, warn))
 		case k.Scenario == results.ScenarioIdle:
 			// memory is the point of idle: RSS/conn in the efficiency chart, and across
 			// connection counts below when several were measured

@@ -13,8 +13,11 @@ type Faults struct {
 	RestartNs int64 `json:"restart_ns"`
 	// RecoveryNs: from the kill until the first and the last connection had a session up again.
 	RecoveryNs *Recovery `json:"recovery_ns"`
-	// Back is how many of Conns came back after the kill.
-	Back int `json:"back"`
+	// Back is how many of Conns came back after the kill; SessionsEnded how many sessions
+	// ended before the load's own close (Conns at one kill, more when the dying server still
+	// accepted a redial).
+	Back          int    `json:"back"`
+	SessionsEnded uint64 `json:"sessions_ended"`
 	// InFlight counts the messages sent before the kill on a session the kill ended and never
 	// answered: they died with the server, counted apart, neither lost nor duplicated.
 	// AfterKill are those sent on such a session after the kill, before its end was seen.
