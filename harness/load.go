@@ -173,6 +173,8 @@ type LoadResult struct {
 	HB          *results.Heartbeats
 	ConnectTime time.Duration
 	SourceAddrs int
+	// Shares are the load agents' parts of a load RemoteLoads ran (nil for a local load).
+	Shares []results.AgentShare
 }
 
 // MsgsPerSec is the window's throughput.
@@ -289,6 +291,7 @@ func (r *LoadResult) Figures() results.Figures {
 		f.Client = &results.ClientMetrics{}
 	}
 	f.Errors = results.Val(float64(r.Errors))
+	f.Agents = r.Shares
 	if r.PacerLag > time.Millisecond {
 		f.Note = fmt.Sprintf("open-loop pacer fell behind by up to %v (load generator starved): part of the latency tail is the client's", r.PacerLag.Round(time.Microsecond))
 	}

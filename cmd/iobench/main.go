@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/iobench/iobench/agent"
 	"github.com/iobench/iobench/harness"
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/plots"
@@ -30,6 +31,7 @@ var commands = map[string]command{
 	"serve":    {harness.ServeCmd, "one backend serving one protocol on one address"},
 	"load":     {harness.LoadCmd, "the load generator against any target address"},
 	"report":   {plots.ReportCmd, "plots and an HTML report from one or more results folders"},
+	"agent":    {agent.Cmd, "runs servers and load shares on command of a coordinator on another host (iobench run --server-agent/--load-agents)"},
 	"backends": {harness.BackendsCmd, "which backends this platform has, and why the others are unavailable"},
 }
 
