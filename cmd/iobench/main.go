@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/iobench/iobench/deploy"
 	"github.com/iobench/iobench/harness"
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/plots"
@@ -31,6 +32,7 @@ var commands = map[string]command{
 	"load":     {harness.LoadCmd, "the load generator against any target address"},
 	"report":   {plots.ReportCmd, "plots and an HTML report from one or more results folders"},
 	"backends": {harness.BackendsCmd, "which backends this platform has, and why the others are unavailable"},
+	"deploy":   {deploy.Cmd, "print a Docker Swarm stack or Kubernetes manifests that run a suite across hosts"},
 }
 
 func usage(w io.Writer) {
