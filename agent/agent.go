@@ -31,6 +31,8 @@ type Config struct {
 	ServeHost string
 	// Exe is the iobench binary run as `serve` (default os.Executable).
 	Exe string
+	// CPUs the agent was pinned to (--cpus; nil: not pinned), recorded in its Env.
+	CPUs []int
 	// Log receives one line per refused request and per server started or stopped.
 	Log io.Writer
 }
@@ -194,8 +196,10 @@ func decode(r *http.Request, v any) error {
 func (a *Agent) info(w http.ResponseWriter, r *http.Request) {
 	host, _ := os.Hostname()
 	ns, _ := os.Readlink("/proc/self/ns/net")
+	env := harness.HostEnv()
+	env.Pinning.ServerCPUs = a.cfg.CPUs
 	reply(w, harness.WireInfo{Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH, PID: os.Getpid(),
-		CPUs: len(harness.AllowedCPUs()), ServeHost: a.cfg.ServeHost, NetNS: ns, UnixNs: time.Now().UnixNano()})
+		CPUs: len(harness.AllowedCPUs()), ServeHost: a.cfg.ServeHost, NetNS: ns, UnixNs: time.Now().UnixNano(), Env: &env})
 }
 
 func (a *Agent) startServer(w http.ResponseWriter, r *http.Request) {

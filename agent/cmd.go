@@ -44,6 +44,7 @@ func Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return cli.Usage(err)
 		}
+		c.CPUs = set
 		if err := harness.PinSelf(set); err != nil {
 			return cli.Failure(fmt.Errorf("pinning to CPUs %s: %w", cpus, err))
 		}

@@ -158,6 +158,8 @@ type LoadResult struct {
 	// client's). 0 in closed loop.
 	PacerLag   time.Duration
 	FirstError string // first verification or connection error seen
+	// Shares are the load agents' parts of a load RemoteLoads ran (nil for a local load).
+	Shares []results.AgentShare
 }
 
 // MsgsPerSec is the window's throughput.
@@ -273,6 +275,7 @@ func (r *LoadResult) Figures() results.Figures {
 		f.Client = &results.ClientMetrics{}
 	}
 	f.Errors = results.Val(float64(r.Errors))
+	f.Agents = r.Shares
 	if r.PacerLag > time.Millisecond {
 		f.Note = fmt.Sprintf("open-loop pacer fell behind by up to %v (load generator starved): part of the latency tail is the client's", r.PacerLag.Round(time.Microsecond))
 	}

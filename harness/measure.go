@@ -196,6 +196,9 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		if res.ClientCPU >= 0 && res.Window > 0 {
 			cu = results.Val(float64(res.ClientCPU) / float64(res.Window) / cc)
 		}
+		if len(res.Shares) > 0 { // load agents: as saturated as the busiest
+			cu = results.MaxAgentUtil(res.Shares)
+		}
 		f.Bottleneck = Bottleneck(sw.Util, cu)
 		switch {
 		case sw.Util != nil && cu != nil:

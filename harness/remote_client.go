@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/iobench/iobench/results"
 )
 
 // AgentClient is the coordinator's end of one agent's control protocol (agent/doc.go).
@@ -125,6 +127,10 @@ func (c *AgentClient) ClockOffset(ctx context.Context, n int) (offset, rtt time.
 // the agent's own host.
 type RemoteServers struct {
 	Agent *AgentClient
+	// CPUs the agent's servers may run on (its core share for the bottleneck rule; 0:
+	// unknown) and the agent's host (the run's Env).
+	CPUs int
+	Env  *results.Env
 }
 
 var (

@@ -233,7 +233,13 @@ type WireInfo struct {
 	NetNS string `json:"netns,omitempty"`
 	// UnixNs is its wall clock when it answered.
 	UnixNs int64 `json:"unix_ns"`
+	// Env is its machine and build (a server agent's becomes the run's Env).
+	Env *results.Env `json:"env,omitempty"`
 }
+
+// HostEnv is the manifest of this machine and build (results.Env; pinning, GOMAXPROCS and
+// loops are the run's to fill).
+func HostEnv() results.Env { return environment() }
 
 // WireTime is the agent's wall clock (GET /v1/time), for the clock-offset estimate.
 type WireTime struct {

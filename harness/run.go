@@ -51,6 +51,8 @@ type RunConfig struct {
 	// (nil: LocalServers with Exe, pinned to the server CPUs; LocalLoad).
 	Servers ServerHost
 	Loads   LoadHost
+	// Topology records where they are (nil: local processes; see remoteEnv).
+	Topology *results.Topology
 
 	speedProbe func() (cpuNs, pingPongNs float64, err error) // tests only
 }
@@ -100,6 +102,8 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window (default: the workload's own)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up, 0s for none (default: the workload's own)")
 	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")
+	var remote remoteFlags
+	remote.register(fs)
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -153,7 +157,12 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		c.Ladder = l
 	}
-	_, err := Run(ctx, c, stdout, stderr)
+	cleanup, err := remote.apply(ctx, &c, stderr)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	_, err = Run(ctx, c, stdout, stderr)
 	return err
 }
 
@@ -226,7 +235,10 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 
 	env := environment()
 	r := &runner{cfg: c, exe: exe, env: &env, stderr: stderr, labels: labels, loads: c.Loads}
-	restore := r.pin()
+	restore := func() {}
+	if !c.remote() { // servers and load elsewhere: nothing to share out here
+		restore = r.pin()
+	}
 	defer restore()
 	r.servers = c.Servers
 	if r.servers == nil {
@@ -237,6 +249,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	}
 	env.GOMAXPROCS = r.serverProcs
 	env.Loops = c.Loops // 0: GOMAXPROCS; replaced by what the server reports
+	r.remoteEnv(&env)
 	if r.pinNote != "" {
 		env.Notes = r.pinNote
 	}

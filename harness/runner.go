@@ -121,6 +121,9 @@ func (r *runner) pin() func() {
 
 // cores returns the core share of the server and of the client for utilisation.
 func (r *runner) cores() (server, client float64) {
+	if s, c, ok := r.remoteCores(); ok {
+		return s, c
+	}
 	if len(r.serverCPUs) > 0 {
 		return float64(len(r.serverCPUs)), float64(len(r.clientCPUs))
 	}

@@ -127,6 +127,8 @@ type Env struct {
 	Hostname      string  `json:"hostname"`
 	UnderWine     bool    `json:"under_wine"` // Windows backends run under Wine: not Windows numbers
 	Notes         string  `json:"notes,omitempty"`
+	// Topology is where the run's processes ran (nil in runs before it was recorded: local).
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // Pinning records the CPU sets the server and the load generator were pinned to (taskset /
@@ -146,6 +148,9 @@ func (e Env) Label() string {
 	os := e.OS
 	if e.UnderWine {
 		os += ", wine"
+	}
+	if t := e.Topology.Label(); t != "" {
+		os = strings.TrimPrefix(os+", "+t, ", ")
 	}
 	if os == "" {
 		return h
@@ -215,6 +220,8 @@ type Figures struct {
 	Saturated bool `json:"saturated,omitempty"`
 	// Steady is the steady-state test over the window's ~100 ms slices (nil: not tested).
 	Steady *Steady `json:"steady,omitempty"`
+	// Agents are the load agents' shares of a repetition run by several (nil otherwise).
+	Agents []AgentShare `json:"agents,omitempty"`
 }
 
 // MinTailSamples is the fewest samples beyond a percentile for it to be shown as a number.
