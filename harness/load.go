@@ -173,6 +173,8 @@ type LoadResult struct {
 	HB          *results.Heartbeats
 	ConnectTime time.Duration
 	SourceAddrs int
+	// Shares are the load agents' parts of a load RemoteLoads ran (nil for a local load).
+	Shares []results.AgentShare
 }
 
 // MsgsPerSec is the window's throughput.
@@ -289,6 +291,7 @@ func (r *LoadResult) Figures() results.Figures {
 		f.Client = &results.ClientMetrics{}
 	}
 	f.Errors = results.Val(float64(r.Errors))
+	f.Agents = r.Shares
 	if r.PacerLag > time.Millisecond {
 		f.Note = fmt.Sprintf("open-loop pacer fell behind by up to %v (load generator starved): part of the latency tail is the client's", r.PacerLag.Round(time.Microsecond))
 	}
@@ -303,7 +306,11 @@ func (c *LoadConfig) Validate() error {
 	if c.Target == "" {
 		return errors.New("no --target HOST:PORT")
 	}
-	if _, err := proto.Parse(string(c.Proto)); err != nil {
+	if c.Proto == protoCrypto {
+		if c.OneShot || c.IdleConns > 0 || c.Broadcast {
+			return errors.New("the crypto protocol drives fixed connections only (no churn, idle or broadcast)")
+		}
+	} else if _, err := proto.Parse(string(c.Proto)); err != nil {
 		return err
 	}
 	if c.Conns <= 0 {
@@ -317,8 +324,8 @@ func (c *LoadConfig) Validate() error {
 			return fmt.Errorf("broadcast: --conns %d must be a multiple of --room %d", c.Conns, c.Room)
 		}
 	}
-	if c.Size < proto.MinSize(c.Proto) || c.Size > proto.MaxMessageSize {
-		return fmt.Errorf("--size %d out of range [%d, %d] for %s", c.Size, proto.MinSize(c.Proto), proto.MaxMessageSize, c.Proto)
+	if c.Size < loadMinSize(c.Proto) || c.Size > proto.MaxMessageSize {
+		return fmt.Errorf("--size %d out of range [%d, %d] for %s", c.Size, loadMinSize(c.Proto), proto.MaxMessageSize, c.Proto)
 	}
 	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 		return fmt.Errorf("bad --rate %v", c.Rate)

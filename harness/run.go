@@ -39,6 +39,7 @@ type RunConfig struct {
 	ClientBackend     string
 	NoPin             bool
 	NoReport          bool
+	KeepLogs          bool   // keep the logging scenario's server log files (logs/) after their lines are counted
 	Exe               string // iobench binary for the servers (default os.Executable)
 	// Duration and Warmup, when non-zero (WarmupSet for an explicit zero warm-up), override
 	// every workload's.
@@ -53,6 +54,8 @@ type RunConfig struct {
 	// (nil: LocalServers with Exe, pinned to the server CPUs; LocalLoad).
 	Servers ServerHost
 	Loads   LoadHost
+	// Topology records where they are (nil: local processes; see remoteEnv).
+	Topology *results.Topology
 
 	speedProbe func() (cpuNs, pingPongNs float64, err error) // tests only
 }
@@ -87,7 +90,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("run", stderr)
 	var c RunConfig
 	var backends, scenarios, ladder, conns string
-	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~35 min) or scale (idle connections up to this machine's limit)")
+	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~38 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
 	fs.StringVar(&conns, "conns", "", "scale suite: comma-separated connection counts (default 1000,4000,16000,100000; counts above this machine's limit are refused)")
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")
@@ -100,9 +103,12 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&c.ClientBackend, "client-backend", "", "load generator backend, the same for every server (default: "+DefaultClientBackend()+")")
 	fs.BoolVar(&c.NoPin, "no-pin", false, "do not pin the server and the load generator to disjoint CPUs")
 	fs.BoolVar(&c.NoReport, "no-report", false, "do not write the HTML report")
+	fs.BoolVar(&c.KeepLogs, "keep-logs", false, "keep the logging scenario's server log files (OUT/logs) after their lines are counted")
 	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window (default: the workload's own)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up, 0s for none (default: the workload's own)")
 	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")
+	var remote remoteFlags
+	remote.register(fs)
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -126,7 +132,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	suite, ok := Suites[c.Suite]
 	if !ok {
-		return cli.Usagef("unknown --suite %q (want quick, full or scale)", c.Suite)
+		return cli.Usagef("unknown --suite %q (want quick, full, faults, soak or scale)", c.Suite)
 	}
 	if conns != "" {
 		if c.Suite != "scale" {
@@ -166,7 +172,12 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		c.Ladder = l
 	}
-	_, err := Run(ctx, c, stdout, stderr)
+	cleanup, err := remote.apply(ctx, &c, stderr)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	_, err = Run(ctx, c, stdout, stderr)
 	return err
 }
 
@@ -222,6 +233,9 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	} else if err := b.Available(); err != nil {
 		return nil, cli.Usagef("client backend %s: %v", c.ClientBackend, err)
 	}
+	if c.Suite == "soak" && c.AA == "" && !strings.Contains(strings.Join(c.Backends, ","), results.AASuffix) {
+		c.AA = AANone // a soak compares nothing: its twin would only add a window
+	}
 	labels, skipped, reasons, err := planLabels(c.Backends, c.AA)
 	if err != nil {
 		return nil, err
@@ -245,7 +259,10 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 
 	env := environment()
 	r := &runner{cfg: c, exe: exe, env: &env, stderr: stderr, labels: labels, loads: c.Loads, scale: scale}
-	restore := r.pin()
+	restore := func() {}
+	if !c.remote() { // servers and load elsewhere: nothing to share out here
+		restore = r.pin()
+	}
 	defer restore()
 	r.servers = c.Servers
 	if r.servers == nil {
@@ -256,6 +273,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	}
 	env.GOMAXPROCS = r.serverProcs
 	env.Loops = c.Loops // 0: GOMAXPROCS; replaced by what the server reports
+	r.remoteEnv(&env)
 	if r.pinNote != "" {
 		env.Notes = r.pinNote
 	}

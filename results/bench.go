@@ -81,6 +81,12 @@ func WriteBench(w io.Writer, run *Run) error {
 		}
 		for j := range r.Repetitions {
 			rep := &r.Repetitions[j]
+			if rep.Interrupted {
+				// Stopped by a signal: its figures are partial and Summarize excludes it, so
+				// benchstat must not see it either.
+				fmt.Fprintf(bw, "# interrupted %s rep %d\n", name, rep.Index)
+				continue
+			}
 			if rep.Error != "" {
 				fmt.Fprintf(bw, "# failed %s rep %d: %s\n", name, rep.Index, oneLine(rep.Error))
 				continue

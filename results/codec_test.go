@@ -274,6 +274,28 @@ func TestBenchFormat(t *testing.T) {
 	if n := strings.Count(out, "backend=iocp/scenario=pingpong/proto=echo/conns=100/size=64/depth=1/mode=closed "); n != 3 {
 		t.Fatalf("want one line per repetition (3), got %d", n)
 	}
+	t.Run("interrupted repetition left out", func(t *testing.T) {
+		run := fixture(t, resultstest.Windows, "")
+		var r *results.Result
+		for i := range run.Results {
+			if run.Results[i].Skipped == "" && len(run.Results[i].Repetitions) > 0 {
+				r = &run.Results[i]
+				break
+			}
+		}
+		r.Repetitions[0].Interrupted = true
+		var buf bytes.Buffer
+		if err := results.WriteBench(&buf, run); err != nil {
+			t.Fatal(err)
+		}
+		name := results.BenchName(r)
+		if got, want := strings.Count(buf.String(), "\n"+name+" "), len(r.Repetitions)-1; got != want {
+			t.Fatalf("%d benchmark lines for %s, want %d (the interrupted one left out):\n%s", got, name, want, buf.String())
+		}
+		if !strings.Contains(buf.String(), "# interrupted "+name+" rep ") {
+			t.Fatal("interrupted repetition not named")
+		}
+	})
 
 	bs, err := exec.LookPath("benchstat")
 	if err != nil {
