@@ -12,6 +12,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/iobench/iobench/proto"
 	"github.com/iobench/iobench/results"
 )
 
@@ -69,6 +70,9 @@ func (r *runner) loadConfig(w Workload, c cell, addr string) LoadConfig {
 	lc := LoadConfig{Target: addr, Proto: w.Proto, Broadcast: w.Room > 0, Room: w.Room,
 		Conns: w.Conns, Size: w.Size, Depth: w.Depth, Rate: w.Rate, Warmup: w.Warmup,
 		Duration: w.Duration, IdleConns: w.Idle, ClientBackend: r.cfg.ClientBackend}
+	if w.Proto == protoCrypto {
+		lc.Size += proto.CryptoOverhead // the same framed frame inside, sealed
+	}
 	if len(r.clientCPUs) > 0 {
 		lc.Loops = len(r.clientCPUs)
 	}
@@ -133,6 +137,15 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		}
 		return m
 	}
+	if w.Scale {
+		return r.measureScale(ctx, srv, l, w, index, round, fresh)
+	}
+	switch w.Scenario {
+	case results.ScenarioFaults:
+		return r.measureFaults(ctx, srv, w, index, round)
+	case results.ScenarioSoak:
+		return r.measureSoak(ctx, srv, w, c, index, round)
+	}
 	reconnect := w.Scenario == results.ScenarioReconnect
 	srv.PrepareWindow(!reconnect && perfUsable() == nil)
 	lc := r.loadConfig(w, c, srv.Addr())
@@ -196,6 +209,9 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		if res.ClientCPU >= 0 && res.Window > 0 {
 			cu = results.Val(float64(res.ClientCPU) / float64(res.Window) / cc)
 		}
+		if len(res.Shares) > 0 { // load agents: as saturated as the busiest
+			cu = results.MaxAgentUtil(res.Shares)
+		}
 		f.Bottleneck = Bottleneck(sw.Util, cu)
 		switch {
 		case sw.Util != nil && cu != nil:
@@ -241,6 +257,9 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 	f.Note = strings.Join(notes, "; ")
 	if ctx.Err() != nil && res.Verify.Corrupt+res.Verify.Reordered+res.Verify.Duplicated == 0 {
 		return interruptedRep(m)
+	}
+	if lerr := r.logCounts(srv, w, res, f); lerr != nil && err == nil && res.OK() {
+		err = lerr
 	}
 	switch {
 	case err != nil:
