@@ -38,6 +38,13 @@
 //     messages back to back per pacer event (LoadConfig.Burst). Broadcast rates count
 //     delivered messages, like its msgs/s (the load generator paces sends: rate / room size).
 //
+// The scale suite (scale.go) runs the idle scenario at growing connection counts up to the
+// machine's ceiling (RLIMIT_NOFILE raised as far as allowed; a count above it stops with one
+// line naming the limit), on the heartbeat driver (heartbeat.go: epoll workers and a timer
+// ring, no goroutine per connection, source addresses spread over 127.0.0.0/8), and records
+// per count the connect time, RSS per connection (total and above the empty server), the
+// kernel's socket memory and the heartbeats' delivery (due, sent, answered, late).
+//
 // idle (memory per connection with heartbeats), churn (connection rate), bulk (bandwidth),
 // reconnect (time until back) and sweep (its own open-loop search for the rate meeting a p99
 // objective) have no offered message rate to equalise and run as their workloads say. faults

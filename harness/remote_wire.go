@@ -45,6 +45,10 @@ type WireLoad struct {
 	MarkAtWindow      bool          `json:"mark_at_window,omitempty"`
 	ClientBackend     string        `json:"client_backend"`
 	Loops             int           `json:"loops,omitempty"`
+	// The heartbeat driver (scale suite): LoadConfig.IdleDriver, SrcPerAddr, ScheduleConns.
+	IdleDriver    bool `json:"idle_driver,omitempty"`
+	SrcPerAddr    int  `json:"src_per_addr,omitempty"`
+	ScheduleConns int  `json:"schedule_conns,omitempty"`
 }
 
 // WireLoadOf is the wire form of cfg (its callbacks dropped; DuringWindow becomes MarkAtWindow).
@@ -54,7 +58,8 @@ func WireLoadOf(cfg LoadConfig) WireLoad {
 		ConnectTimeout: cfg.ConnectTimeout, Warmup: cfg.Warmup, Duration: cfg.Duration, Drain: cfg.Drain,
 		SrcBase: cfg.SrcBase, IdleConns: cfg.IdleConns, Heartbeat: cfg.Heartbeat, OneShot: cfg.OneShot,
 		Churn: cfg.Churn, ReconnectDelay: cfg.ReconnectDelay, ExpectDisconnects: cfg.ExpectDisconnects,
-		MarkAtWindow: cfg.DuringWindow != nil, ClientBackend: cfg.ClientBackend, Loops: cfg.Loops}
+		MarkAtWindow: cfg.DuringWindow != nil, ClientBackend: cfg.ClientBackend, Loops: cfg.Loops,
+		IdleDriver: cfg.IdleDriver, SrcPerAddr: cfg.SrcPerAddr, ScheduleConns: cfg.ScheduleConns}
 }
 
 // Config is the LoadConfig w describes, validated (an agent refuses a bad one with 400).
@@ -67,7 +72,8 @@ func (w WireLoad) Config() (LoadConfig, error) {
 		Size: w.Size, Depth: w.Depth, Rate: w.Rate, Burst: w.Burst, ConnectTimeout: w.ConnectTimeout,
 		Warmup: w.Warmup, Duration: w.Duration, Drain: w.Drain, SrcBase: w.SrcBase, IdleConns: w.IdleConns,
 		Heartbeat: w.Heartbeat, OneShot: w.OneShot, Churn: w.Churn, ReconnectDelay: w.ReconnectDelay,
-		ExpectDisconnects: w.ExpectDisconnects, ClientBackend: w.ClientBackend, Loops: w.Loops}
+		ExpectDisconnects: w.ExpectDisconnects, ClientBackend: w.ClientBackend, Loops: w.Loops,
+		IdleDriver: w.IdleDriver, SrcPerAddr: w.SrcPerAddr, ScheduleConns: w.ScheduleConns}
 	if w.MarkAtWindow {
 		c.DuringWindow = func(mark func()) { mark() }
 	}
@@ -126,13 +132,18 @@ type WireResult struct {
 	PacerLag   time.Duration  `json:"pacer_lag_ns,omitempty"`
 	FirstError string         `json:"first_error,omitempty"`
 	CPUs       int            `json:"cpus"`
+	// The heartbeat driver's account (LoadResult.HB, ConnectTime, SourceAddrs).
+	HB          *results.Heartbeats `json:"heartbeat_account,omitempty"`
+	ConnectTime time.Duration       `json:"connect_ns,omitempty"`
+	SourceAddrs int                 `json:"source_addrs,omitempty"`
 }
 
 // WireResultOf encodes r.
 func WireResultOf(r *LoadResult) (*WireResult, error) {
 	w := &WireResult{Window: r.Window, Msgs: r.Msgs, Bytes: r.Bytes, Heartbeats: r.Heartbeats,
 		SliceMsgs: r.SliceMsgs, Verify: r.Verify, Errors: r.Errors, ClientCPU: r.ClientCPU,
-		Connected: r.Connected, PacerLag: r.PacerLag, FirstError: r.FirstError, CPUs: len(allowedCPUs())}
+		Connected: r.Connected, PacerLag: r.PacerLag, FirstError: r.FirstError, CPUs: len(allowedCPUs()),
+		HB: r.HB, ConnectTime: r.ConnectTime, SourceAddrs: r.SourceAddrs}
 	if r.Hist != nil {
 		h, err := wireHist(r.Hist)
 		if err != nil {
@@ -155,7 +166,8 @@ func WireResultOf(r *LoadResult) (*WireResult, error) {
 func (w *WireResult) Result(cfg LoadConfig, shift time.Duration) (*LoadResult, error) {
 	r := &LoadResult{Config: cfg, Window: w.Window, Msgs: w.Msgs, Bytes: w.Bytes, Heartbeats: w.Heartbeats,
 		SliceMsgs: w.SliceMsgs, Verify: w.Verify, Errors: w.Errors, ClientCPU: w.ClientCPU,
-		Connected: w.Connected, PacerLag: w.PacerLag, FirstError: w.FirstError}
+		Connected: w.Connected, PacerLag: w.PacerLag, FirstError: w.FirstError,
+		HB: w.HB, ConnectTime: w.ConnectTime, SourceAddrs: w.SourceAddrs}
 	ms := shift.Milliseconds()
 	if w.Hist != nil {
 		h, err := w.Hist.hist(ms)
