@@ -38,6 +38,11 @@ type steadyConfig struct {
 	Loops          int
 	ReconnectDelay time.Duration // default 1 ms
 	Drain          time.Duration // no reply for this long ends the drain (default 2 s)
+	// IdleTimeout, when set, kicks a client session that receives nothing for that long
+	// (models.ServiceOptions.IdleTimeout): a session left hanging by a dead server that never
+	// reset it (under Wine the killed process's sockets live on in wineserver, whose listening
+	// socket still completes handshakes) then ends and reconnects.
+	IdleTimeout time.Duration
 	// During runs in its own goroutine from the start of the window until it returns (it must
 	// return by ctx's end: the window's end cancels ctx).
 	During func(ctx context.Context, l *steadyLoad)
@@ -185,7 +190,7 @@ func runSteady(ctx context.Context, cfg steadyConfig) (*steadyResult, error) {
 	}
 	defer l.close()
 	opt := models.ServiceOptions{Type: models.ServiceClientAutoReconnect, Conns: cfg.Conns, PoolSize: cfg.Conns,
-		ReconnectDelay: cfg.ReconnectDelay}
+		ReconnectDelay: cfg.ReconnectDelay, IdleTimeout: cfg.IdleTimeout}
 	if l.svc, err = l.eng.Connect(cfg.Target, steadyHandler{l}, opt); err != nil {
 		return nil, fmt.Errorf("connect %s: %w", cfg.Target, err)
 	}
@@ -285,20 +290,23 @@ func (c *sconn) send(l *steadyLoad, t int64) {
 	c.s.Send(c.buf)
 }
 
-// drain waits until nothing is owed, no reply has come for Drain, or 30 s.
+// drain waits until nothing is owed and every connection has a session (one still coming
+// back from a kill), no reply has come for Drain, or 30 s.
 func (l *steadyLoad) drain(ctx context.Context) {
 	t0 := time.Now()
 	l.lastRecv.Store(nowNs())
 	for time.Since(t0) < drainCap {
-		owed := 0
+		owed, down := 0, 0
 		for _, c := range l.conns {
 			c.mu.Lock()
 			if c.s != nil {
 				owed += len(c.times) - c.head
+			} else {
+				down++
 			}
 			c.mu.Unlock()
 		}
-		if owed == 0 || time.Duration(nowNs()-l.lastRecv.Load()) > l.cfg.Drain {
+		if owed == 0 && down == 0 || time.Duration(nowNs()-l.lastRecv.Load()) > max(l.cfg.Drain, 2*l.cfg.IdleTimeout) {
 			return
 		}
 		if !sleepCtx(ctx, 5*time.Millisecond) {

@@ -49,6 +49,7 @@ func (r *runner) measureFaults(ctx context.Context, srv Server, w Workload, inde
 		cfg.Loops = len(r.clientCPUs)
 	}
 	cfg.BeforeTraffic = func() error { return srv.WaitReady(w.Conns, 10*time.Second) }
+	cfg.IdleTimeout = faultsIdleTimeout(w.Rate, w.Conns)
 	var crash crasher = wholeCrash{srv}
 	if c, ok := srv.(crasher); ok {
 		crash = c
@@ -102,9 +103,16 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 		if !at(q[0]) {
 			return
 		}
+		// The resets run on their own: a slow connect (under Wine) must not delay the kill.
 		rctx, cancel := context.WithTimeout(ctx, q[1]-q[0])
-		injectResets(rctx, cfg.Target, cfg.Proto, cfg.Size, resetConns, &injected, &failed)
-		cancel()
+		defer cancel()
+		var resets sync.WaitGroup
+		resets.Add(1)
+		go func() {
+			defer resets.Done()
+			injectResets(rctx, cfg.Target, cfg.Proto, cfg.Size, resetConns, &injected, &failed)
+		}()
+		defer resets.Wait()
 		if crash == nil || !at(q[2]) {
 			return
 		}
@@ -205,6 +213,18 @@ func injectResets(ctx context.Context, addr string, p proto.Name, size, n int, i
 		}()
 	}
 	wg.Wait()
+}
+
+// faultsIdleTimeout is the client sessions' idle timeout in the faults load: 20 of a
+// connection's message intervals, at least 5 s (under Wine on a busy machine a healthy session
+// can go 2 s without a reply). A healthy session hears back far more often;
+// one the dead server left hanging ends (see steadyConfig.IdleTimeout) and reconnects, and its
+// unanswered messages are classified against the kill it outlived.
+func faultsIdleTimeout(rate float64, conns int) time.Duration {
+	if !(rate > 0) {
+		return 5 * time.Second
+	}
+	return max(5*time.Second, time.Duration(20*float64(conns)/rate*1e9))
 }
 
 // faultsNote says what the figures of a faults repetition are.
