@@ -28,7 +28,7 @@ import (
 //
 // The steady connections' p99 in the first three quarters is the resets' effect. The kill's
 // recovery is from the kill's instant (recorded before the signal) to the first and the last
-// connection with a session again (proto.Recovery). Every message never answered is
+// connection whose session alive at the end came up. Every message never answered is
 // classified (proto.ClassifyUnanswered): sent before the kill on a session it ended is in
 // flight, sent after the kill before the end was seen is after-kill, anything else is lost and
 // fails the repetition, as does a connection that did not come back, a steady connection that
@@ -118,16 +118,13 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 		}
 		killAt = l.BeginKill()
 		t0 := time.Now()
-		if crashErr = crash.kill(); crashErr != nil {
-			return
+		if crashErr = crash.kill(); crashErr == nil {
+			crashErr = crash.restart(outer) // it may outlast the window: the drain waits for it
 		}
-		// The process is reaped: until now its kernel side could still complete a client's
-		// handshake (a session that comes up after the signal and dies at once). The kill
-		// spans the signal to this instant (steadyLoad.BeginKill), and recovery counts only
-		// sessions that came up after it.
-		reaped = l.Reaped()
-		crashErr = crash.restart(outer) // the restart may outlast the window: the drain waits for it
 		restart = time.Since(t0)
+		// The new server listens (or the restart failed): the kill spans the signal to this
+		// instant (steadyLoad.BeginKill).
+		reaped = l.Reaped()
 	}
 	res, err := runSteady(ctx, cfg)
 	if res == nil {
@@ -140,11 +137,22 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 	var problems []string
 	if reaped > 0 {
 		f.KillAtNs = killAt - res.WindowFrom
-		first, last, back := proto.Recovery(reaped, res.Ledgers)
+		// A connection is back when its session alive at the end came up after the kill (any
+		// session that came up after it and ended was on the dying server).
+		back := 0
+		var first, last int64
+		for _, up := range res.LiveUps {
+			if d := up - killAt; d > 0 {
+				if back == 0 || d < first {
+					first = d
+				}
+				last = max(last, d)
+				back++
+			}
+		}
 		f.Back = back
 		if back > 0 {
-			dead := time.Duration(reaped - killAt)
-			f.RecoveryNs = &results.Recovery{First: int64(first + dead), Last: int64(last + dead)}
+			f.RecoveryNs = &results.Recovery{First: first, Last: last}
 		}
 		if back < cfg.Conns {
 			problems = append(problems, fmt.Sprintf("only %d of %d connections came back after the kill", back, cfg.Conns))
