@@ -25,7 +25,8 @@ type runner struct {
 	clientCPUs  []int
 	serverProcs int // GOMAXPROCS given to servers (0 = runtime default)
 	pinNote     string
-	loops       int // as reported by the servers
+	loops       int       // as reported by the servers
+	scale       *scaleRun // the scale suite's limits (scale.go)
 
 	step, total, done, interrupted int
 	failures                       []string
@@ -132,6 +133,9 @@ func (r *runner) pin() func() {
 
 // cores returns the core share of the server and of the client for utilisation.
 func (r *runner) cores() (server, client float64) {
+	if s, c, ok := r.remoteCores(); ok {
+		return s, c
+	}
 	if len(r.serverCPUs) > 0 {
 		return float64(len(r.serverCPUs)), float64(len(r.clientCPUs))
 	}

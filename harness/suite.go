@@ -41,6 +41,10 @@ type Workload struct {
 	// Plain, for a variant scenario (logging, crypto), is the app of its plain counterpart:
 	// every label then runs both apps in the same rounds and ladder (see variants.go).
 	Plain string
+	// Scale: measured by the heartbeat driver with the scale figures (scale.go); Skip, when
+	// set, is why it is not run (above this machine's connection ceiling).
+	Scale bool
+	Skip  string
 }
 
 // Mode is closed or open.
@@ -90,6 +94,7 @@ var Suites = map[string][]Workload{
 		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 1000, Idle: 990, Size: 64, Depth: 1, Warmup: 200 * time.Millisecond, Duration: 600 * time.Millisecond},
 		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 10, Size: 64, Warmup: 200 * time.Millisecond, Duration: 600 * time.Millisecond},
 	},
+	"scale": scaleWorkloads(DefaultScaleConns), // scale.go
 	"full": {
 		ladderFull(Workload{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1}),
 		ladderFull(Workload{Scenario: results.ScenarioPingPong, App: "framed", Proto: proto.Framed, Conns: 100, Size: 64, Depth: 1}),
@@ -133,7 +138,7 @@ func ladderFull(w Workload) Workload {
 }
 
 // SuiteReps is the default number of repetitions per suite.
-var SuiteReps = map[string]int{"quick": 5, "full": 5, "faults": 3, "soak": 1}
+var SuiteReps = map[string]int{"quick": 5, "full": 5, "faults": 3, "soak": 1, "scale": 1}
 
 // SuiteCapacityReps is the number of capacity-probe rounds of a ladder workload per suite
 // (the closed-loop capacity results have that many repetitions). The quick suite's 2 give

@@ -34,3 +34,17 @@ func (q *SendQueue) Chunks() int {
 	defer q.mu.Unlock()
 	return len(q.chunks) - q.head
 }
+
+// ResidentOf is the Resident of a service with live open sessions whose RecvBuffers are lazy
+// over pool, or, with a nil pool, resident in slotBufs slots; queues yields every session's
+// SendQueue.
+func ResidentOf(live int, pool *RecvPool, slotBufs int, queues func(yield func(*SendQueue) bool)) Resident {
+	r := Resident{Sessions: live, LazyRecv: pool != nil, RecvBuffers: slotBufs}
+	if r.LazyRecv {
+		r.RecvBuffers = pool.InUse()
+	}
+	for q := range queues {
+		r.SendChunks += q.Chunks()
+	}
+	return r
+}

@@ -343,7 +343,7 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 			}
 			return a.name < b.name
 		})
-		if err := addAll(&pg.Extra, rssChart(sc, byScenario[sc], order)); err != nil {
+		if err := addAll(&pg.Extra, rssChart(sc, byScenario[sc], order), scaleChart(byScenario[sc], order)); err != nil {
 			return nil, err
 		}
 	}
@@ -447,6 +447,9 @@ func rowOf(s series) row {
 			w.Verify = fmt.Sprintf("FAILED: lost %d, corrupt %d, reordered %d, duplicated %d",
 				v.Lost, v.Corrupt, v.Reordered, v.Duplicated)
 		}
+	}
+	if hb := scaleHeartbeats(r); hb != "" { // scale suite (scale.go)
+		w.Verify += "; " + hb
 	}
 	return w
 }

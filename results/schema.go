@@ -132,6 +132,8 @@ type Env struct {
 	Hostname      string  `json:"hostname"`
 	UnderWine     bool    `json:"under_wine"` // Windows backends run under Wine: not Windows numbers
 	Notes         string  `json:"notes,omitempty"`
+	// Topology is where the run's processes ran (nil in runs before it was recorded: local).
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // Pinning records the CPU sets the server and the load generator were pinned to (taskset /
@@ -151,6 +153,9 @@ func (e Env) Label() string {
 	os := e.OS
 	if e.UnderWine {
 		os += ", wine"
+	}
+	if t := e.Topology.Label(); t != "" {
+		os = strings.TrimPrefix(os+", "+t, ", ")
 	}
 	if os == "" {
 		return h
@@ -224,6 +229,11 @@ type Figures struct {
 	Steady *Steady `json:"steady,omitempty"`
 	// Log is the server's log counters over this repetition's load (scenario logging).
 	Log *LogCounts `json:"log,omitempty"`
+	// Heartbeats and Scale: the scale suite's heartbeat delivery and per-count figures (scale.go).
+	Heartbeats *Heartbeats `json:"heartbeats,omitempty"`
+	Scale      *Scale      `json:"scale,omitempty"`
+	// Agents are the load agents' shares of a repetition run by several (nil otherwise).
+	Agents []AgentShare `json:"agents,omitempty"`
 }
 
 // MinTailSamples is the fewest samples beyond a percentile for it to be shown as a number.
