@@ -55,6 +55,18 @@ func RunLog(t *testing.T, backend string) {
 	}
 }
 
+// logDir is a fresh folder removed at cleanup. Not t.TempDir: under Wine its removal fails
+// (see scripts/wine/test.sh) and would fail the case; a folder left behind there is harmless.
+func logDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "iobench-log-*")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // openLog opens path on eng and closes it at cleanup if the case did not.
 func openLog(tb testing.TB, eng models.Engine, path string, opt models.LogOptions) models.LogFile {
 	tb.Helper()
@@ -128,7 +140,7 @@ func scanLines(r io.Reader) (uint64, error) {
 }
 
 func logEveryLine(t *testing.T, eng models.Engine) {
-	path := filepath.Join(t.TempDir(), "every.log")
+	path := filepath.Join(logDir(t), "every.log")
 	l := openLog(t, eng, path, models.LogOptions{})
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -160,7 +172,7 @@ func logEveryLine(t *testing.T, eng models.Engine) {
 }
 
 func logFlushInterval(t *testing.T, eng models.Engine) {
-	path := filepath.Join(t.TempDir(), "flush.log")
+	path := filepath.Join(logDir(t), "flush.log")
 	l := openLog(t, eng, path, models.LogOptions{FlushInterval: 5 * time.Millisecond})
 	if !l.Append(logLine(0, 0)) {
 		t.Fatal("Append refused a line on an empty log")
@@ -175,7 +187,7 @@ func logFlushInterval(t *testing.T, eng models.Engine) {
 }
 
 func logCloseFlushes(t *testing.T, eng models.Engine) {
-	path := filepath.Join(t.TempDir(), "close.log")
+	path := filepath.Join(logDir(t), "close.log")
 	l := openLog(t, eng, path, models.LogOptions{FlushInterval: time.Hour})
 	for i := range 100 {
 		l.Append(logLine(0, i))
@@ -194,7 +206,7 @@ func logCloseFlushes(t *testing.T, eng models.Engine) {
 // fifo makes a named pipe and opens its read end (non-blocking, so the open does not wait for
 // a writer); it skips where there are none.
 func fifo(t *testing.T) (path string, r *os.File) {
-	path = filepath.Join(t.TempDir(), "pipe.log")
+	path = filepath.Join(logDir(t), "pipe.log")
 	if err := makeFIFO(path); err != nil {
 		t.Skipf("no named pipe here: %v", err)
 	}
@@ -268,7 +280,7 @@ func logCloseAfterErrors(t *testing.T, eng models.Engine) {
 }
 
 func logAfterClose(t *testing.T, eng models.Engine) {
-	l := openLog(t, eng, filepath.Join(t.TempDir(), "after.log"), models.LogOptions{})
+	l := openLog(t, eng, filepath.Join(logDir(t), "after.log"), models.LogOptions{})
 	l.Append(logLine(0, 0))
 	if _, err := closeLog(t, l); err != nil {
 		t.Fatal(err)
@@ -282,7 +294,7 @@ func logAfterClose(t *testing.T, eng models.Engine) {
 }
 
 func logBadPath(t *testing.T, eng models.Engine) {
-	_, err := models.OpenLog(eng, filepath.Join(t.TempDir(), "missing", strconv.Itoa(1), "x.log"), models.LogOptions{})
+	_, err := models.OpenLog(eng, filepath.Join(logDir(t), "missing", strconv.Itoa(1), "x.log"), models.LogOptions{})
 	if err == nil {
 		t.Fatal("OpenLog in a missing directory returned no error")
 	}
