@@ -137,6 +137,15 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		}
 		return m
 	}
+	if w.Scale {
+		return r.measureScale(ctx, srv, l, w, index, round, fresh)
+	}
+	switch w.Scenario {
+	case results.ScenarioFaults:
+		return r.measureFaults(ctx, srv, w, index, round)
+	case results.ScenarioSoak:
+		return r.measureSoak(ctx, srv, w, c, index, round)
+	}
 	reconnect := w.Scenario == results.ScenarioReconnect
 	srv.PrepareWindow(!reconnect && perfUsable() == nil)
 	lc := r.loadConfig(w, c, srv.Addr())
@@ -199,6 +208,9 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 		var cu *float64
 		if res.ClientCPU >= 0 && res.Window > 0 {
 			cu = results.Val(float64(res.ClientCPU) / float64(res.Window) / cc)
+		}
+		if len(res.Shares) > 0 { // load agents: as saturated as the busiest
+			cu = results.MaxAgentUtil(res.Shares)
 		}
 		f.Bottleneck = Bottleneck(sw.Util, cu)
 		switch {

@@ -47,11 +47,15 @@ type RunConfig struct {
 	WarmupSet        bool
 	// SLO, when non-zero, overrides the sweep's p99 objective.
 	SLO time.Duration
+	// ScaleConns, when set, are the scale suite's connection counts (--conns; scale.go).
+	ScaleConns []int
 
 	// Servers is where the servers under test run and are probed, Loads where the load runs
 	// (nil: LocalServers with Exe, pinned to the server CPUs; LocalLoad).
 	Servers ServerHost
 	Loads   LoadHost
+	// Topology records where they are (nil: local processes; see remoteEnv).
+	Topology *results.Topology
 
 	speedProbe func() (cpuNs, pingPongNs float64, err error) // tests only
 }
@@ -85,8 +89,9 @@ func Bottleneck(serverUtil, clientUtil *float64) string {
 func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("run", stderr)
 	var c RunConfig
-	var backends, scenarios, ladder string
-	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores) or full (~35 min)")
+	var backends, scenarios, ladder, conns string
+	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~38 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
+	fs.StringVar(&conns, "conns", "", "scale suite: comma-separated connection counts (default 1000,4000,16000,100000; counts above this machine's limit are refused)")
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")
 	fs.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios of the suite to run (default: all)")
@@ -102,6 +107,8 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window (default: the workload's own)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up, 0s for none (default: the workload's own)")
 	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")
+	var remote remoteFlags
+	remote.register(fs)
 	if err := cli.Parse(fs, args, false); err != nil {
 		return err
 	}
@@ -125,7 +132,17 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	suite, ok := Suites[c.Suite]
 	if !ok {
-		return cli.Usagef("unknown --suite %q (want quick or full)", c.Suite)
+		return cli.Usagef("unknown --suite %q (want quick, full, faults, soak or scale)", c.Suite)
+	}
+	if conns != "" {
+		if c.Suite != "scale" {
+			return cli.Usagef("--conns sets the scale suite's connection counts: use it with --suite scale")
+		}
+		n, err := parseConns(conns)
+		if err != nil {
+			return cli.Usage(err)
+		}
+		c.ScaleConns, suite = n, scaleWorkloads(n)
 	}
 	if scenarios != "" {
 		want := splitList(scenarios)
@@ -155,7 +172,12 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		c.Ladder = l
 	}
-	_, err := Run(ctx, c, stdout, stderr)
+	cleanup, err := remote.apply(ctx, &c, stderr)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	_, err = Run(ctx, c, stdout, stderr)
 	return err
 }
 
@@ -211,9 +233,18 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	} else if err := b.Available(); err != nil {
 		return nil, cli.Usagef("client backend %s: %v", c.ClientBackend, err)
 	}
+	if c.Suite == "soak" && c.AA == "" && !strings.Contains(strings.Join(c.Backends, ","), results.AASuffix) {
+		c.AA = AANone // a soak compares nothing: its twin would only add a window
+	}
 	labels, skipped, reasons, err := planLabels(c.Backends, c.AA)
 	if err != nil {
 		return nil, err
+	}
+	var scale *scaleRun
+	if hasScale(c.Workloads) {
+		if scale, err = prepareScale(&c, len(c.ScaleConns) > 0, stderr); err != nil {
+			return nil, err
+		}
 	}
 	exe, err := serverExe(c.Exe)
 	if err != nil {
@@ -227,8 +258,11 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	}
 
 	env := environment()
-	r := &runner{cfg: c, exe: exe, env: &env, stderr: stderr, labels: labels, loads: c.Loads}
-	restore := r.pin()
+	r := &runner{cfg: c, exe: exe, env: &env, stderr: stderr, labels: labels, loads: c.Loads, scale: scale}
+	restore := func() {}
+	if !c.remote() { // servers and load elsewhere: nothing to share out here
+		restore = r.pin()
+	}
 	defer restore()
 	r.servers = c.Servers
 	if r.servers == nil {
@@ -239,6 +273,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	}
 	env.GOMAXPROCS = r.serverProcs
 	env.Loops = c.Loops // 0: GOMAXPROCS; replaced by what the server reports
+	r.remoteEnv(&env)
 	if r.pinNote != "" {
 		env.Notes = r.pinNote
 	}
@@ -255,14 +290,20 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 
 	out := &results.Run{SchemaVersion: results.SchemaVersion, Started: time.Now().UTC(), Suite: c.Suite, Env: env}
 	for _, w := range c.Workloads {
-		r.total += r.planned(w)
+		if w.Skip == "" {
+			r.total += r.planned(w)
+		}
 	}
 	for _, w := range c.Workloads {
 		if ctx.Err() != nil {
 			break
 		}
+		if w.Skip != "" { // above this machine's ceiling (scale.go)
+			out.Results = append(out.Results, r.skippedScale(w, skipped, reasons)...)
+			continue
+		}
 		rs, capacity := r.runWorkload(ctx, w)
-		out.Results = append(out.Results, rs...)
+		out.Results = append(out.Results, scaleClient(w, rs)...)
 		if capacity != nil {
 			out.Capacities = append(out.Capacities, *capacity)
 		}

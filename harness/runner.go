@@ -25,7 +25,8 @@ type runner struct {
 	clientCPUs  []int
 	serverProcs int // GOMAXPROCS given to servers (0 = runtime default)
 	pinNote     string
-	loops       int // as reported by the servers
+	loops       int       // as reported by the servers
+	scale       *scaleRun // the scale suite's limits (scale.go)
 
 	step, total, done, interrupted int
 	failures                       []string
@@ -54,6 +55,9 @@ func (r *runner) capacityReps(w Workload) int {
 // planned is the number of repetitions w will take (for the progress count).
 func (r *runner) planned(w Workload) int {
 	n := len(r.labels)
+	if w.Scenario == results.ScenarioSoak {
+		return 2 * n // the capacity probe and the soak
+	}
 	if w.Plain != "" {
 		n *= 2 // every label runs the variant and its plain counterpart
 	}
@@ -126,6 +130,9 @@ func (r *runner) pin() func() {
 
 // cores returns the core share of the server and of the client for utilisation.
 func (r *runner) cores() (server, client float64) {
+	if s, c, ok := r.remoteCores(); ok {
+		return s, c
+	}
 	if len(r.serverCPUs) > 0 {
 		return float64(len(r.serverCPUs)), float64(len(r.clientCPUs))
 	}
@@ -167,7 +174,7 @@ func (r *runner) serveArgs(w Workload) []string {
 		rb := 2 * w.Size
 		a = append(a, "--recv-buffer", itoa(rb), "--max-frame", itoa(rb))
 	}
-	return a
+	return append(a, w.ServeArgs...)
 }
 
 // runWorkload measures w on every label: as it is (one cell), or, for a workload compared at
@@ -175,6 +182,9 @@ func (r *runner) serveArgs(w Workload) []string {
 // ladder. It returns the results and the workload's common capacity (nil off the ladder).
 func (r *runner) runWorkload(ctx context.Context, w Workload) ([]results.Result, *results.Capacity) {
 	w = r.override(w)
+	if w.Scenario == results.ScenarioSoak {
+		return r.runSoak(ctx, w)
+	}
 	if w.Plain != "" {
 		defer r.pairLabels(w)()
 	}
@@ -375,6 +385,8 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 				continue
 			}
 			results.Summarize(rr)
+			results.SummarizeFaults(rr)
+			results.SummarizeSoak(rr)
 			if rr.Mode == results.ModeOpen {
 				rr.LatencyTimeline = medianTimeline(rr, timelines[k])
 			}

@@ -38,6 +38,9 @@ type ServeConfig struct {
 	IdleTimeout time.Duration
 	// Hardened applies HardenedPreset to the flags not given explicitly (ServeCmd does).
 	Hardened bool
+	// Leak, when positive, makes the app leak a goroutine and 4 KiB every Leak-th OnRecv
+	// (leakyApp): the soak's proof that it fails on a leak. Never for measurements.
+	Leak int
 	// LogPath is the logging app's log file ("" = a temp file, removed at exit unless
 	// KeepLog); see serveLog.
 	LogPath string
@@ -125,6 +128,7 @@ func ServeFlags(fs *flag.FlagSet) *ServeConfig {
 	fs.BoolVar(&c.Control, "control", false, "read control commands (stats, quit) from stdin")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 0, "kick a session that completes no frame for this long, also a new connection that sends nothing (0 = off; kicks come within +25%)")
 	fs.BoolVar(&c.Hardened, "hardened", false, hardenedHelp())
+	fs.IntVar(&c.Leak, "leak", 0, "testing only: leak a goroutine and 4 KiB every N-th receive (proves the soak fails on a leak; never for measurements)")
 	fs.StringVar(&c.LogPath, "log", "", "--proto logging: the log file to append to (default: a temp file, removed at exit unless --keep-log)")
 	fs.BoolVar(&c.KeepLog, "keep-log", false, "--proto logging: keep the default temp log file at exit")
 	return c
@@ -183,6 +187,9 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 		_, err := apps.New(c.App, c.AppOptions)
 		return cli.Usage(err)
 	}
+	if c.Leak < 0 {
+		return cli.Usagef("bad --leak %d", c.Leak)
+	}
 	cfg, err := c.Engine.WithDefaults()
 	if err != nil {
 		return cli.Usage(err)
@@ -207,6 +214,7 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 	if c.wrapApp != nil {
 		inner = c.wrapApp(inner)
 	}
+	inner = newLeakyApp(inner, c.Leak)
 	app := &readyApp{Handler: inner}
 	svc, err := eng.Listen(c.Addr, app, models.ServiceOptions{IdleTimeout: c.IdleTimeout})
 	if err != nil {

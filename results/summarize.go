@@ -171,6 +171,7 @@ func Summarize(r *Result) {
 			return f.Client.CPUNsPerMsg
 		})}
 	}
+	summarizeScale(&h, ok)
 	r.Figures = h
 	r.Spread = &Spread{
 		MsgsPerSec:        rng(MetricMsgsPerSec.Get),
