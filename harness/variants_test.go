@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,64 @@ func TestPairLabels(t *testing.T) {
 	res := r.newResult(label{Name: "epoll", Backend: "epoll", App: "framed", Proto: proto.Framed}, label{App: "framed", Proto: proto.Framed}.workload(w))
 	if res.Proto != "framed" || res.Scenario != results.ScenarioCrypto || capKey(res) != "epoll/framed" {
 		t.Fatalf("plain side result %s %s key %s", res.Scenario, res.Proto, capKey(res))
+	}
+}
+
+// The crypto load opens and verifies every reply: a server that seals a reply wrongly (its
+// tag damaged) or sends the client's own sealed frame back (the wrong key) is caught and counted corrupt.
+func TestCryptoLoadVerifiesReplies(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(frame []byte, i int) []byte
+	}{
+		{"bad_tag", func(f []byte, i int) []byte {
+			if i == 20 {
+				f[len(f)-1] ^= 1
+			}
+			return f
+		}},
+		{"plain_echo", func(f []byte, i int) []byte { return nil }}, // nil: the client's frame goes back as it came
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := startRawServer(t, func(c net.Conn) {
+				hello := make([]byte, proto.CryptoHelloSize)
+				if _, err := io.ReadFull(c, hello); err != nil {
+					return
+				}
+				sh, sess, err := proto.CryptoRespond(hello, proto.CryptoLimits{})
+				if err != nil {
+					return
+				}
+				c.Write(sh)
+				buf := make([]byte, 64+proto.CryptoOverhead)
+				for i := 0; ; i++ {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						return
+					}
+					plain, err := sess.Open(nil, buf)
+					if err != nil {
+						return
+					}
+					out, _ := sess.AppendSeal(nil, plain)
+					if d := tc.damage(out, i); d != nil {
+						out = d
+					} else {
+						out = buf
+					}
+					if _, err := c.Write(out); err != nil {
+						return
+					}
+				}
+			})
+			res, err := Load(context.Background(), LoadConfig{Target: addr, Proto: protoCrypto, Conns: 2, Size: 64 + proto.CryptoOverhead, Depth: 1,
+				Warmup: 10 * time.Millisecond, Duration: 200 * time.Millisecond, Drain: 200 * time.Millisecond})
+			if err == nil && res.OK() {
+				t.Fatalf("a damaged reply passed: %+v", res.Verify)
+			}
+			if res != nil && res.Verify.Corrupt == 0 {
+				t.Fatalf("not counted corrupt: %+v %s (%v)", res.Verify, res.FirstError, err)
+			}
+		})
 	}
 }
