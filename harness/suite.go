@@ -85,7 +85,8 @@ func (w Workload) Name() string {
 // The full suite measures five ladder workloads with 1.5–3 s windows and the closed-loop
 // ones (idle with 10 000 connections, churn, bulk, reconnect) and the sweep: planned at about
 // 35 minutes on 2 cores (per ladder workload ≈ 120 points × 2.1 s + its probes ≈ 300 s), and
-// faults (3 repetitions of about 9 s per label: 3 minutes more).
+// faults (3 repetitions of about 9 s per label: 3 minutes more), and logging and crypto
+// (each ladder with its labels doubled: ≈ 2 × 300 s each, 20 minutes more).
 var Suites = map[string][]Workload{
 	"quick": {
 		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Ladder: true,
