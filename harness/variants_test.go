@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -208,5 +209,47 @@ func TestCryptoLoadVerifiesReplies(t *testing.T) {
 				t.Fatalf("not counted corrupt: %+v %s (%v)", res.Verify, res.FirstError, err)
 			}
 		})
+	}
+}
+
+// A variant workload through Run: both apps on every label, one ladder for both, the log
+// verified and its file removed once its lines were counted.
+func TestRunVariants(t *testing.T) {
+	ms := 300 * time.Millisecond
+	wls := []Workload{
+		{Scenario: results.ScenarioLogging, App: "logging", Plain: "framed", Proto: proto.Framed, Conns: 4, Size: 64, Depth: 1,
+			Ladder: true, Warmup: 100 * time.Millisecond, Duration: ms, ProbeDuration: ms},
+		{Scenario: results.ScenarioCrypto, App: "crypto", Plain: "framed", Proto: protoCrypto, Conns: 4, Size: 64, Depth: 1,
+			Ladder: true, Warmup: 100 * time.Millisecond, Duration: ms, ProbeDuration: ms},
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	run, err := Run(context.Background(), RunConfig{Suite: "test", Workloads: wls, Reps: 1, Ladder: []float64{0.5},
+		Backends: []string{"netstd"}, AA: AANone, Out: out, Exe: testExe, NoReport: true}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	pairs := results.VariantPairs(run)
+	if len(pairs) != 4 { // 2 scenarios × (capacity, 50 %)
+		t.Fatalf("%d variant pairs, want 4:\n%s", len(pairs), stderr.String())
+	}
+	for _, p := range pairs {
+		for _, r := range []*results.Result{p.Variant, p.Plain} {
+			if r.Error != "" || r.Verify == nil || r.Verify.Sent == 0 || !r.Verify.OK() {
+				t.Errorf("%s %s %s: error %q verify %+v", r.Scenario, r.Proto, r.Name(), r.Error, r.Verify)
+			}
+		}
+		if p.Variant.Scenario == results.ScenarioLogging {
+			l := p.Variant.Figures.Log
+			if l == nil || l.Appended != p.Variant.Verify.Sent {
+				t.Errorf("logging %s: log %+v for %d messages sent", p.Label, l, p.Variant.Verify.Sent)
+			}
+		}
+	}
+	if len(run.Capacities) != 2 || run.Capacities[0].PerBackend["netstd/framed"] == 0 || run.Capacities[0].PerBackend["netstd"] == 0 {
+		t.Fatalf("capacities %+v", run.Capacities)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, "logs", "*")); len(left) != 0 {
+		t.Fatalf("log files left behind: %v", left)
 	}
 }
