@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -18,19 +19,28 @@ const TokenEnv = "IOBENCH_TOKEN"
 // remoteFlags are run's flags for runs over agents.
 type remoteFlags struct {
 	serverAgent, loadAgents, token string
+	topology, netem                string
+	loaders                        int
 }
 
 func (f *remoteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.serverAgent, "server-agent", "", "HOST:PORT of the `iobench agent` that runs the servers under test (with --load-agents)")
 	fs.StringVar(&f.loadAgents, "load-agents", "", "comma-separated HOST:PORT of the `iobench agent`s that share every load (with --server-agent)")
 	fs.StringVar(&f.token, "token", "", "the agents' shared token (default $"+TokenEnv+")")
+	f.registerTopology(fs)
 }
 
 // apply connects the run to its agents (or builds its topology) and sets c.Servers, c.Loads
 // and c.Topology; cleanup undoes what apply set up.
-func (f *remoteFlags) apply(ctx context.Context, c *RunConfig, stderr interface{ Write([]byte) (int, error) }) (cleanup func(), err error) {
+func (f *remoteFlags) apply(ctx context.Context, c *RunConfig, stderr io.Writer) (cleanup func(), err error) {
 	if f.token == "" {
 		f.token = os.Getenv(TokenEnv)
+	}
+	if f.topology != "" && f.topology != results.TopologyLocal {
+		return f.applyTopology(ctx, c, stderr)
+	}
+	if f.netem != "" {
+		return nil, cli.Usagef("--netem needs --topology netns")
 	}
 	switch {
 	case f.serverAgent == "" && f.loadAgents == "":
