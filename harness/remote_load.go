@@ -250,7 +250,7 @@ func (h *RemoteLoads) merge(ctx context.Context, cfg LoadConfig, shares []*share
 			return nil, fmt.Errorf("load agent %s: %w", s.c.Addr, err)
 		}
 		share := results.AgentShare{Agent: s.c.Addr, Conns: s.cfg.Conns, Msgs: r.Msgs, CPUs: s.status.Result.CPUs,
-			ClockOffsetNs: int64(s.offset), ClockRTTNs: int64(s.rtt)}
+			ClockOffsetNs: int64(s.offset), ClockRTTNs: int64(s.rtt), TCPRetransmits: s.status.Result.Retransmits}
 		if share.CPUs == 0 {
 			share.CPUs = s.cpus
 		}

@@ -112,6 +112,10 @@ type AgentShare struct {
 	CPUNsPerMsg *float64 `json:"cpu_ns_per_msg"`
 	CPUUtil     *float64 `json:"cpu_util"`
 	CPUs        int      `json:"cpus"`
+	// TCPRetransmits are the TCP segments its network namespace sent again during the load
+	// (connect to drain; /proc/net/snmp RetransSegs; on a shared host every connection of
+	// the host), nil where unknown.
+	TCPRetransmits *uint64 `json:"tcp_retransmits,omitempty"`
 	// ClockOffsetNs and ClockRTTNs: the estimate its start instant was converted with.
 	ClockOffsetNs int64 `json:"clock_offset_ns"`
 	ClockRTTNs    int64 `json:"clock_rtt_ns"`
