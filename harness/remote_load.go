@@ -20,8 +20,10 @@ import (
 // (LoadResult.Shares): the client side is as saturated as its busiest agent.
 type RemoteLoads struct {
 	Agents []*AgentClient
-	// CPUs of each agent (WireInfo.CPUs; 0: unknown), for the utilisation.
-	CPUs []int
+	// CPUs of each agent (WireInfo.CPUs; 0: unknown), for the utilisation; Pinned the CPUs
+	// each was pinned to (agent --cpus; nil: not pinned).
+	CPUs   []int
+	Pinned [][]int
 }
 
 var _ LoadHost = (*RemoteLoads)(nil)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/iobench/iobench/internal/cli"
@@ -123,6 +124,9 @@ func ConnectAgents(ctx context.Context, server string, loads []string, token str
 		}
 		rl.Agents = append(rl.Agents, lc)
 		rl.CPUs = append(rl.CPUs, info.CPUs)
+		if info.Env != nil {
+			rl.Pinned = append(rl.Pinned, info.Env.Pinning.ServerCPUs)
+		}
 	}
 	return rs, rl, t, nil
 }
@@ -156,6 +160,19 @@ func (r *runner) remoteEnv(env *results.Env) {
 	}
 	env.Loops = r.cfg.Loops
 	env.Topology = r.cfg.Topology
+	env.Pinning.ClientCPUs = nil // the load agents' (on their hosts: the union, as a hint)
+	if rl, ok := r.loads.(*RemoteLoads); ok {
+		seen := map[int]bool{}
+		for _, p := range rl.Pinned {
+			for _, c := range p {
+				if !seen[c] {
+					seen[c] = true
+					env.Pinning.ClientCPUs = append(env.Pinning.ClientCPUs, c)
+				}
+			}
+		}
+		sort.Ints(env.Pinning.ClientCPUs)
+	}
 }
 
 // remoteCores are the server's and the load's core shares of a run over agents.
