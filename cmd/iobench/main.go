@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/iobench/iobench/agent"
+	"github.com/iobench/iobench/deploy"
 	"github.com/iobench/iobench/harness"
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/plots"
@@ -33,6 +34,7 @@ var commands = map[string]command{
 	"report":   {plots.ReportCmd, "plots and an HTML report from one or more results folders"},
 	"agent":    {agent.Cmd, "runs servers and load shares on command of a coordinator on another host (iobench run --server-agent/--load-agents)"},
 	"backends": {harness.BackendsCmd, "which backends this platform has, and why the others are unavailable"},
+	"deploy":   {deploy.Cmd, "print a Docker Swarm stack or Kubernetes manifests that run a suite across hosts"},
 }
 
 func usage(w io.Writer) {
@@ -64,6 +66,13 @@ func mainCode(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "iobench: unknown command %q\n", args[0])
 		usage(stderr)
 		return cli.ExitUsage
+	}
+	// A Docker secret is a file, and the image has no shell to read it into IOBENCH_TOKEN.
+	if f := os.Getenv(deploy.TokenFileEnv); f != "" {
+		if err := deploy.LoadTokenFile(f); err != nil {
+			fmt.Fprintf(stderr, "iobench: %s: %v\n", deploy.TokenFileEnv, err)
+			return cli.ExitFailure
+		}
 	}
 	ctx, got, stop := signalContext()
 	defer stop()
