@@ -64,18 +64,29 @@ func check(run *results.Run, backend string, loaders int) (string, error) {
 		if r.MsgsPerSec == nil || *r.MsgsPerSec <= 0 {
 			return "", fmt.Errorf("%s: no throughput", name)
 		}
-		if len(r.Agents) != loaders {
-			return "", fmt.Errorf("%s: %d agent shares, want %d", name, len(r.Agents), loaders)
-		}
+		// The load agents' shares are per repetition (a median of shares means nothing).
 		var cpus []string
-		for _, a := range r.Agents {
-			if a.Msgs == 0 || a.Conns == 0 {
-				return "", fmt.Errorf("%s: agent %s carried no load (%d conns, %d msgs)", name, a.Agent, a.Conns, a.Msgs)
+		reps := 0
+		for _, rep := range r.Repetitions {
+			if rep.Error != "" || rep.Interrupted {
+				continue
 			}
-			if a.CPUNsPerMsg == nil || *a.CPUNsPerMsg <= 0 {
-				return "", fmt.Errorf("%s: agent %s has no CPU per message", name, a.Agent)
+			reps++
+			if len(rep.Agents) != loaders {
+				return "", fmt.Errorf("%s rep %d: %d agent shares, want %d", name, rep.Index+1, len(rep.Agents), loaders)
 			}
-			cpus = append(cpus, fmt.Sprintf("%s %.0f ns/msg", a.Agent, *a.CPUNsPerMsg))
+			for _, a := range rep.Agents {
+				if a.Msgs == 0 || a.Conns == 0 {
+					return "", fmt.Errorf("%s rep %d: agent %s carried no load (%d conns, %d msgs)", name, rep.Index+1, a.Agent, a.Conns, a.Msgs)
+				}
+				if a.CPUNsPerMsg == nil || *a.CPUNsPerMsg <= 0 {
+					return "", fmt.Errorf("%s rep %d: agent %s has no CPU per message", name, rep.Index+1, a.Agent)
+				}
+				cpus = append(cpus, fmt.Sprintf("%s %.0f ns/msg", a.Agent, *a.CPUNsPerMsg))
+			}
+		}
+		if reps == 0 {
+			return "", fmt.Errorf("%s: no complete repetition", name)
 		}
 		measured++
 		fmt.Fprintf(&b, "%s: %.0f msgs/s, %d verified, agents: %s\n", name, *r.MsgsPerSec, r.Verify.Received, strings.Join(cpus, ", "))

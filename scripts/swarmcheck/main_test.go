@@ -18,7 +18,11 @@ func goodRun() *results.Run {
 			{Role: results.RoleCoordinator}, {Role: results.RoleServer}, {Role: results.RoleLoad}, {Role: results.RoleLoad}}}},
 		Results: []results.Result{
 			{Backend: "epoll", Scenario: results.ScenarioPingPong, Figures: results.Figures{MsgsPerSec: &rate,
-				Verify: &results.Verify{Sent: 10000, Received: 10000}, Agents: []results.AgentShare{share("a:1"), share("b:1")}}},
+				Verify: &results.Verify{Sent: 10000, Received: 10000}},
+				Repetitions: []results.Rep{
+					{Index: 0, Figures: results.Figures{Agents: []results.AgentShare{share("a:1"), share("b:1")}}},
+					{Index: 1, Interrupted: true}, // excluded, as from medians
+				}},
 			{Backend: "rio", Scenario: results.ScenarioPingPong, Skipped: "rio: unsupported"},
 		},
 	}
@@ -36,9 +40,10 @@ func TestCheck(t *testing.T) {
 		{"failed", func(r *results.Run) { r.Results[0].Error = "lost 3" }, "failed: lost 3"},
 		{"lost", func(r *results.Run) { r.Results[0].Verify.Lost = 1 }, "verification failed"},
 		{"nothing received", func(r *results.Run) { r.Results[0].Verify.Received = 0 }, "no verified message"},
-		{"agent without CPU", func(r *results.Run) { r.Results[0].Agents[1].CPUNsPerMsg = nil }, "agent b:1 has no CPU"},
-		{"idle agent", func(r *results.Run) { r.Results[0].Agents[0].Msgs = 0 }, "carried no load"},
-		{"share missing", func(r *results.Run) { r.Results[0].Agents = r.Results[0].Agents[:1] }, "1 agent shares"},
+		{"agent without CPU", func(r *results.Run) { r.Results[0].Repetitions[0].Agents[1].CPUNsPerMsg = nil }, "agent b:1 has no CPU"},
+		{"idle agent", func(r *results.Run) { r.Results[0].Repetitions[0].Agents[0].Msgs = 0 }, "carried no load"},
+		{"share missing", func(r *results.Run) { r.Results[0].Repetitions[0].Agents = r.Results[0].Repetitions[0].Agents[:1] }, "1 agent shares"},
+		{"no complete repetition", func(r *results.Run) { r.Results[0].Repetitions[0].Error = "x" }, "no complete repetition"},
 		{"backend not measured", func(r *results.Run) { r.Results[0].Backend = "netstd" }, "no measured result"},
 	}
 	for _, c := range cases {
