@@ -35,6 +35,8 @@ cleanup() {
 	done
 	docker secret rm "$secret" >/dev/null 2>&1
 	docker volume rm "${stack}_results" >/dev/null 2>&1
+	# The rev tag this run made (iobench:dev, the documented tag, stays).
+	[ -n "${tag:-}" ] && [ "$tag_before" = "" ] && docker rmi "$tag" >/dev/null 2>&1
 	if [ $initialised = 1 ]; then
 		docker swarm leave --force >/dev/null 2>&1
 		# swarm init made docker_gwbridge; leave it as found.
@@ -60,6 +62,8 @@ trap 'exit 143' TERM
 docker info >/dev/null 2>&1 || fail "docker is not usable here"
 echo "swarm-test: building the image"
 tb=$(date +%s)
+rev=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+tag_before=$(docker images -q "iobench:$rev*")
 tag=$(timeout 600 scripts/docker-image.sh) || fail "image build failed"
 t0=$(date +%s)
 echo "swarm-test: image $tag built in $((t0 - tb)) s"
