@@ -106,7 +106,7 @@ func Swarm(o SwarmOptions) (*Compose, error) {
 		o.Secret = SecretName
 	}
 	if o.Netem != "" {
-		if err := netemQdisc(); err != nil {
+		if err := haveNetem(); err != nil {
 			return nil, err
 		}
 	}
@@ -160,6 +160,9 @@ func Swarm(o SwarmOptions) (*Compose, error) {
 	}, nil
 }
 
+// haveNetem is netemQdisc, replaced in tests to print the stack of a kernel that has it.
+var haveNetem = netemQdisc
+
 func cpuResources(cpus int, reserve bool) ComposeResources {
 	r := ComposeResources{Limits: map[string]string{"cpus": strconv.Itoa(cpus) + ".0"}}
 	if reserve {
@@ -199,9 +202,11 @@ func WriteSwarm(w io.Writer, o SwarmOptions) error {
 	if o.Netem != "" {
 		words, _ := ParseNetem(o.Netem)
 		hdr = append(hdr,
-			"WAN links (netem "+o.Netem+"): applied from each node's host side to every load container's",
-			"interface, before the coordinator starts its windows:",
-			"  for c in $(docker ps -q -f label=com.docker.swarm.service.name=iobench_load); do",
+			"WAN links (netem "+o.Netem+"): applied from each node's host side to both ends of every load",
+			"link (the load containers' and the server container's interface: a delay D adds 2D to a round",
+			"trip), before the coordinator starts its windows:",
+			"  for c in $(docker ps -q -f label=com.docker.swarm.service.name=iobench_"+SwarmServer+") \\",
+			"           $(docker ps -q -f label=com.docker.swarm.service.name=iobench_"+SwarmLoad+"); do",
 			"    nsenter -t $(docker inspect -f '{{.State.Pid}}' $c) -n tc qdisc replace dev eth0 root netem "+strings.Join(words, " "),
 			"  done")
 	}
