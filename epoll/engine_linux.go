@@ -19,10 +19,11 @@ func available() error { return nil }
 // Engine is the epoll engine: Config.Loops event loops, each a goroutine with its own epoll
 // instance and eventfd.
 type Engine struct {
-	cfg         models.Config
-	loops       []*loop
-	loopWG      sync.WaitGroup
-	lockThreads bool // LockEnv: each loop goroutine locked to its OS thread
+	cfg          models.Config
+	loops        []*loop
+	loopWG       sync.WaitGroup
+	lockThreads  bool // LockEnv: each loop goroutine locked to its OS thread
+	residentRecv bool // RecvEnv=resident: read into each session's own RecvBuffer
 
 	inside  models.Inside // under the loops\' run: callbacks and Post jobs
 	closer  models.Closer
@@ -45,6 +46,13 @@ func newEngine(cfg models.Config) (models.Engine, error) {
 	}
 	cfg.MaxGather = min(cfg.MaxGather, 1024) // IOV_MAX
 	e := &Engine{cfg: cfg, lockThreads: os.Getenv(LockEnv) == "1", inside: models.InsideOf((*loop).run)}
+	switch mode := os.Getenv(RecvEnv); mode {
+	case "", "lazy":
+	case "resident":
+		e.residentRecv = true
+	default:
+		return nil, fmt.Errorf("%w: %s=%q, want lazy or resident", models.ErrBadConfig, RecvEnv, mode)
+	}
 	e.svcs.Store(new([]*service))
 	for i := range cfg.Loops {
 		l, err := newLoop(e, i)

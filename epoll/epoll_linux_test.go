@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -535,4 +536,20 @@ func TestListenAddresses(t *testing.T) {
 func TestConformanceLockedThreads(t *testing.T) {
 	t.Setenv(LockEnv, "1")
 	modeltest.Run(t, Name)
+}
+
+// TestResidentRecv runs the lazy-buffer cases with RecvEnv=resident (every session reads
+// into its own RecvBuffer, the first design): frames split over reads arrive whole, the
+// service reports its per-slot buffers as not lazy, and its send chunks still drop to zero.
+func TestResidentRecv(t *testing.T) {
+	t.Setenv(RecvEnv, "resident")
+	modeltest.RunLazy(t, Name)
+}
+
+// TestRecvEnvRefused: an unknown receive mode is one clear configuration error.
+func TestRecvEnvRefused(t *testing.T) {
+	t.Setenv(RecvEnv, "sometimes")
+	if _, err := New(models.Config{}); !errors.Is(err, models.ErrBadConfig) || !strings.Contains(err.Error(), RecvEnv) {
+		t.Fatalf("New with %s=sometimes: %v, want ErrBadConfig naming %s", RecvEnv, err, RecvEnv)
+	}
 }

@@ -65,6 +65,7 @@ type loop struct {
 	events   []unix.EpollEvent
 	views    [][]byte
 	iov      []unix.Iovec
+	scratch  []byte              // lazy receive: every read of the loop lands here (RecvBufferSize bytes)
 	wfd      int                 // the fd of the flush in progress (gatherWrite)
 	writev   models.GatherWriter // l.gatherWrite, bound once
 	head     *session            // open and connecting sessions of this loop
@@ -78,6 +79,9 @@ func newLoop(e *Engine, idx int) (*loop, error) {
 		views:  make([][]byte, 0, e.cfg.MaxGather),
 		iov:    make([]unix.Iovec, e.cfg.MaxGather)}
 	l.writev = l.gatherWrite
+	if !e.residentRecv {
+		l.scratch = make([]byte, e.cfg.RecvBufferSize)
+	}
 	var err error
 	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, models.WrapOp(Name, "epoll_create1", err)

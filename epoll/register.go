@@ -11,6 +11,13 @@ const Name = "epoll"
 // layouts measurable in one run: IOBENCH_EPOLL_LOCK=1 iobench serve --backend epoll ...
 const LockEnv = "IOBENCH_EPOLL_LOCK"
 
+// RecvEnv picks the receive path, read by New: "lazy" (the default) reads into the loop's
+// scratch buffer and gives a session a RecvBuffer only while a partial frame is pending
+// (models.RecvBuffer.InitLazy), so idle sessions hold none; "resident" reads into each
+// session's own RecvBuffer, kept for the slot's life (the first design), so both stay
+// measurable in one run: IOBENCH_EPOLL_RECV=resident iobench serve --backend epoll ...
+const RecvEnv = "IOBENCH_EPOLL_RECV"
+
 func init() {
 	models.Register(models.Backend{
 		Name:      Name,

@@ -23,6 +23,10 @@ type service struct {
 	local    net.Addr       // SERVER bound to a specific IP: every session's local address
 	lfds     []atomic.Int32 // SERVER: listening socket of loop i (-1 closed); swapped to -1 by its closer
 	sessions []session
+	// recvPool holds the sessions' lazy RecvBuffers; with RecvEnv=resident every slot that
+	// opened once keeps its own, counted in slotBufs.
+	recvPool *models.RecvPool
+	slotBufs atomic.Int64
 
 	acks atomic.Int32 // loops that have not yet closed their part
 	done chan struct{}
@@ -32,12 +36,21 @@ type service struct {
 	timerWG sync.WaitGroup
 }
 
-var _ models.Service = (*service)(nil)
+var (
+	_ models.Service          = (*service)(nil)
+	_ models.ResidentReporter = (*service)(nil)
+)
 
 func newService(e *Engine, opt models.ServiceOptions, h models.Handler) (*service, error) {
 	s := &service{eng: e, done: make(chan struct{}), timers: map[*time.Timer]struct{}{}}
 	if err := s.InitService(opt, h); err != nil {
 		return nil, err
+	}
+	if !e.residentRecv {
+		var err error
+		if s.recvPool, err = models.NewRecvPool(e.cfg.RecvBufferSize); err != nil {
+			return nil, err
+		}
 	}
 	s.sessions = make([]session, opt.PoolSize)
 	for i := range s.sessions {
@@ -53,6 +66,22 @@ func newService(e *Engine, opt models.ServiceOptions, h models.Handler) (*servic
 }
 
 func (s *service) Addr() net.Addr { return s.addr }
+
+// Resident implements models.ResidentReporter: lazily (the default) a session holds a
+// RecvBuffer only while a partial frame is pending; with RecvEnv=resident each slot that
+// opened once keeps its own.
+func (s *service) Resident() models.Resident {
+	return models.ResidentOf(s.Pool().Live(), s.recvPool, int(s.slotBufs.Load()), s.queues)
+}
+
+// queues yields every session's SendQueue (safe from any goroutine: the queues lock).
+func (s *service) queues(yield func(*models.SendQueue) bool) {
+	for i := range s.sessions {
+		if !yield(&s.sessions[i].sq) {
+			return
+		}
+	}
+}
 
 // Close stops accepting and reconnecting and asks every loop to close its listener and kick
 // its sessions of this service with KickShutdown; it returns when every loop has done so

@@ -110,8 +110,14 @@ func (ss *session) post(k taskKind) {
 // connect in progress) and makes the slot's generation odd.
 func (l *loop) attach(ss *session, fd int, events uint32) error {
 	cfg := &l.eng.cfg
-	if ss.rb.Cap() != cfg.RecvBufferSize {
-		ss.rb.Init(make([]byte, cfg.RecvBufferSize))
+	switch {
+	case !l.eng.residentRecv:
+		if !ss.rb.Lazy() {
+			ss.rb.InitLazy(ss.svc.recvPool) // held only while a partial frame is pending
+		}
+	case ss.rb.Cap() != cfg.RecvBufferSize || ss.rb.Lazy():
+		ss.rb.Init(make([]byte, cfg.RecvBufferSize)) // the slot keeps it
+		ss.svc.slotBufs.Add(1)
 	}
 	ss.rb.Reset()
 	ss.sq.Reset(cfg.SendQueueLimit)
@@ -172,12 +178,17 @@ func (l *loop) handle(ss *session, events uint32) {
 	}
 }
 
-// read reads into the RecvBuffer and applies the models receive rule (Received: commit,
-// count, OnRecv). It reports whether ss is still open.
+// read reads and applies the models receive rule: lazy (the default), into the loop's
+// scratch buffer, delivered in place with ReceivedFrom (the session's RecvBuffer takes pool
+// memory only for a partial frame left at the end); resident (RecvEnv), into the session's
+// RecvBuffer with Received (commit, count, OnRecv). It reports whether ss is still open.
 func (l *loop) read(ss *session) bool {
 	s := ss.svc
 	for range maxReadsPerEvent {
-		free := ss.rb.Free()
+		free := l.scratch
+		if free == nil {
+			free = ss.rb.Free()
+		}
 		n, errno := sysRead(ss.fd, free)
 		switch {
 		case errno == unix.EINTR:
@@ -192,7 +203,11 @@ func (l *loop) read(ss *session) bool {
 			return l.peerEOF(ss)
 		}
 		ss.inCb.Store(true)
-		ss.Received(ss, s.Handler(), s.Counters(), &ss.rb, n)
+		if l.scratch != nil {
+			ss.ReceivedFrom(ss, s.Handler(), s.Counters(), &ss.rb, free[:n])
+		} else {
+			ss.Received(ss, s.Handler(), s.Counters(), &ss.rb, n)
+		}
 		if !l.afterCallback(ss, models.KickNone) {
 			return false
 		}
@@ -342,6 +357,7 @@ func (l *loop) closeSession(ss *session, r models.KickReason) {
 	}
 	unix.Close(fd)
 	l.unlink(ss)
+	ss.rb.Reset() // a partial frame's lazy buffer goes back to the pool
 	ss.inCb.Store(false)
 	s.EndSession(ss, &ss.SessionCore, &ss.sq, int(ss.slot))
 }

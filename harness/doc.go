@@ -40,7 +40,10 @@
 //
 // idle (memory per connection with heartbeats), churn (connection rate), bulk (bandwidth),
 // reconnect (time until back) and sweep (its own open-loop search for the rate meeting a p99
-// objective) have no offered message rate to equalise and run as their workloads say.
+// objective) have no offered message rate to equalise and run as their workloads say. faults
+// (server kill and restart, client resets: faults.go) and soak (each label alone for minutes
+// at half of the common capacity, the server sampled every second: soak.go) run their own
+// steady open-loop load on auto-reconnect connections (faultload.go).
 //
 // A point is saturated (Figures.Saturated, results.IsSaturated) when the label delivered less
 // than 95 % of the offered rate or had connection errors there: it is compared as saturated,

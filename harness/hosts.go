@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -188,6 +189,14 @@ func (s *localServer) Window() WindowProbes {
 }
 
 func (s *localServer) Crash(ctx context.Context) error {
+	if err := s.kill(); err != nil {
+		return err
+	}
+	return s.restart(ctx)
+}
+
+// kill ends the server process at once (SIGKILL) and returns once it is reaped.
+func (s *localServer) kill() error {
 	s.mu.Lock()
 	old := s.p
 	s.p = nil
@@ -196,9 +205,22 @@ func (s *localServer) Crash(ctx context.Context) error {
 		return errors.New("server already down")
 	}
 	old.kill()
+	return nil
+}
+
+// restart starts the server again on its address. A killed server's port can stay bound for a
+// while after the process is reaped (io_uring tears its ring down asynchronously, in a kernel
+// worker that holds the ring's files, the listening socket among them): a bind refused with
+// "address already in use" is retried every 20 ms for up to restartBindWait, and that wait is
+// part of the time to recover.
+func (s *localServer) restart(ctx context.Context) error {
 	spec := s.spec
 	spec.Addr = s.addr
+	deadline := time.Now().Add(restartBindWait)
 	p, err := s.host.start(ctx, spec)
+	for err != nil && strings.Contains(err.Error(), "address already in use") && time.Now().Before(deadline) && sleepCtx(ctx, 20*time.Millisecond) {
+		p, err = s.host.start(ctx, spec)
+	}
 	if err != nil {
 		return fmt.Errorf("restarting the server: %w", err)
 	}
@@ -207,6 +229,9 @@ func (s *localServer) Crash(ctx context.Context) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// restartBindWait bounds the retries of a restart's bind on the killed server's port.
+const restartBindWait = 10 * time.Second
 
 func (s *localServer) Stop() error {
 	if s.pc != nil {

@@ -94,6 +94,15 @@ type LoadConfig struct {
 	// IdleConns of Conns are RoleIdle (framed only), sending a heartbeat every Heartbeat.
 	IdleConns int
 	Heartbeat time.Duration
+	// IdleDriver runs the load on the heartbeat driver (heartbeat.go: every connection idle,
+	// epoll workers and a timer ring, no goroutine per connection; Linux) instead of a client
+	// backend. SrcPerAddr is its connections per source address (0: half the ephemeral port
+	// range); ServerSessions, when set, reports the server's sessions so that connecting
+	// keeps at most ConnectWindow connections ahead of what the server accepted.
+	IdleDriver     bool
+	SrcPerAddr     int
+	ServerSessions func() (int, error)
+	ConnectWindow  int
 	// OneShot makes every connection RoleOneShot on an auto-reconnect service; Churn closes
 	// each connection after its exchange (connect → exchange → close loop).
 	OneShot bool
@@ -158,6 +167,12 @@ type LoadResult struct {
 	// client's). 0 in closed loop.
 	PacerLag   time.Duration
 	FirstError string // first verification or connection error seen
+	// Heartbeat driver only (LoadConfig.IdleDriver): the window's heartbeat account, the time
+	// from the first connect until the server had every session (BeforeTraffic returned) and
+	// the source addresses the connections came from.
+	HB          *results.Heartbeats
+	ConnectTime time.Duration
+	SourceAddrs int
 	// Shares are the load agents' parts of a load RemoteLoads ran (nil for a local load).
 	Shares []results.AgentShare
 }
@@ -206,6 +221,7 @@ func (r *LoadResult) Merge(o *LoadResult) {
 		}
 	}
 	r.PacerLag = max(r.PacerLag, o.PacerLag)
+	r.mergeIdle(o)
 	if r.FirstError == "" {
 		r.FirstError = o.FirstError
 	}
@@ -284,10 +300,17 @@ func (r *LoadResult) Figures() results.Figures {
 
 // Validate checks and completes c.
 func (c *LoadConfig) Validate() error {
+	if c.IdleDriver {
+		return c.validateIdleDriver()
+	}
 	if c.Target == "" {
 		return errors.New("no --target HOST:PORT")
 	}
-	if _, err := proto.Parse(string(c.Proto)); err != nil {
+	if c.Proto == protoCrypto {
+		if c.OneShot || c.IdleConns > 0 || c.Broadcast {
+			return errors.New("the crypto protocol drives fixed connections only (no churn, idle or broadcast)")
+		}
+	} else if _, err := proto.Parse(string(c.Proto)); err != nil {
 		return err
 	}
 	if c.Conns <= 0 {
@@ -301,8 +324,8 @@ func (c *LoadConfig) Validate() error {
 			return fmt.Errorf("broadcast: --conns %d must be a multiple of --room %d", c.Conns, c.Room)
 		}
 	}
-	if c.Size < proto.MinSize(c.Proto) || c.Size > proto.MaxMessageSize {
-		return fmt.Errorf("--size %d out of range [%d, %d] for %s", c.Size, proto.MinSize(c.Proto), proto.MaxMessageSize, c.Proto)
+	if c.Size < loadMinSize(c.Proto) || c.Size > proto.MaxMessageSize {
+		return fmt.Errorf("--size %d out of range [%d, %d] for %s", c.Size, loadMinSize(c.Proto), proto.MaxMessageSize, c.Proto)
 	}
 	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 		return fmt.Errorf("bad --rate %v", c.Rate)
@@ -366,6 +389,9 @@ func (c *LoadConfig) Validate() error {
 func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.IdleDriver {
+		return loadIdle(ctx, cfg)
 	}
 	g, err := newLoadGen(cfg)
 	if err != nil {

@@ -30,6 +30,8 @@ func TestLoadVerifiesReplies(t *testing.T) {
 		{"broadcast/room4", "broadcast", 4, LoadConfig{Proto: proto.Framed, Conns: 8, Size: 64, Depth: 1, Broadcast: true, Room: 4}},
 		{"idle+active", "framed", 0, LoadConfig{Proto: proto.Framed, Conns: 20, IdleConns: 15, Heartbeat: 20 * time.Millisecond, Size: 64, Depth: 1}},
 		{"churn", "echo", 0, LoadConfig{Proto: proto.Echo, Conns: 4, Size: 64, OneShot: true, Churn: true}},
+		{"crypto/depth2", "crypto", 0, LoadConfig{Proto: protoCrypto, Conns: 6, Size: 64 + proto.CryptoOverhead, Depth: 2}},
+		{"crypto/open-loop", "crypto", 0, LoadConfig{Proto: protoCrypto, Conns: 5, Size: 64 + proto.CryptoOverhead, Rate: 2000}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,21 +28,27 @@ type conn struct {
 	sent     atomic.Uint64     // own messages sent
 	recv     atomic.Uint64     // replies received (broadcast: deliveries)
 	dead     atomic.Bool
-	oneShotT int64 // connect time of a one-shot connection
+	oneShotT int64               // connect time of a one-shot connection
+	crypto   *proto.CryptoClient // the crypto protocol's codec: handshake first
 }
 
 func (g *loadGen) newConn(src uint32) (*conn, error) {
 	var codec proto.Client
 	var err error
-	if g.cfg.Broadcast {
+	var cc *proto.CryptoClient
+	switch {
+	case g.cfg.Broadcast:
 		codec, err = proto.NewBroadcastClient(g.cfg.Size, src)
-	} else {
+	case g.cfg.Proto == protoCrypto:
+		cc, err = proto.NewCryptoClient(g.cfg.Size, src)
+		codec = cc
+	default:
 		codec, err = proto.NewClient(g.cfg.Proto, g.cfg.Size, src)
 	}
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{g: g, src: src, codec: codec, sh: g.shards[int(src)%len(g.shards)]}
+	c := &conn{g: g, src: src, codec: codec, crypto: cc, sh: g.shards[int(src)%len(g.shards)]}
 	if g.cfg.Broadcast {
 		c.srcNext = map[uint32]uint64{}
 		c.sendLog = &sendLog{}
@@ -102,6 +108,10 @@ func (c *conn) sendOne(t int64) {
 		c.buf = proto.AppendFramed(c.buf[:0], proto.TypeHeartbeat, c.src, c.nextSend, c.codec.Size())
 	} else {
 		c.buf = c.codec.Append(c.buf[:0], c.nextSend)
+		if len(c.buf) == 0 { // the crypto codec before its handshake or with its key used up
+			c.g.fail("connection %d: %v", c.src, c.crypto.Err())
+			return
+		}
 	}
 	if c.head > 0 && c.head == len(c.times) {
 		c.times, c.head = c.times[:0], 0
@@ -161,6 +171,17 @@ func (h *loadHandler) OnConnect(s models.Session) {
 	c.s = s
 	c.mu.Unlock()
 	s.SetUserData(c)
+	if c.crypto != nil {
+		if err := s.Send(c.crypto.Hello()); err != nil {
+			g.fail("hello on connection %d: %v", c.src, err)
+		}
+		return // up once the server's hello is accepted (onRecv)
+	}
+	h.connUp()
+}
+
+// connUp counts a fixed connection ready for traffic.
+func (h *loadHandler) connUp() {
 	if h.up.Add(1) == h.total {
 		close(h.ready)
 	}
@@ -205,6 +226,20 @@ func (c *conn) onRecv(w []byte) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	off := 0
+	if c.crypto != nil && !c.crypto.Established() {
+		if len(w) < proto.CryptoHelloSize {
+			return 0
+		}
+		if err := c.crypto.Accept(w[:proto.CryptoHelloSize]); err != nil {
+			g.corrupt.Add(1)
+			g.fail("connection %d: %v", c.src, err)
+			c.dead.Store(true)
+			c.s.Kick(models.KickPacketError)
+			return len(w)
+		}
+		off = proto.CryptoHelloSize
+		g.h.connUp()
+	}
 	for off < len(w) {
 		rep, err := c.codec.Next(w[off:], c.nextRecv)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/iobench/iobench/proto"
 	"github.com/iobench/iobench/results"
 )
 
@@ -69,6 +70,9 @@ func (r *runner) loadConfig(w Workload, c cell, addr string) LoadConfig {
 	lc := LoadConfig{Target: addr, Proto: w.Proto, Broadcast: w.Room > 0, Room: w.Room,
 		Conns: w.Conns, Size: w.Size, Depth: w.Depth, Rate: w.Rate, Warmup: w.Warmup,
 		Duration: w.Duration, IdleConns: w.Idle, ClientBackend: r.cfg.ClientBackend}
+	if w.Proto == protoCrypto {
+		lc.Size += proto.CryptoOverhead // the same framed frame inside, sealed
+	}
 	if len(r.clientCPUs) > 0 {
 		lc.Loops = len(r.clientCPUs)
 	}
@@ -132,6 +136,15 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 			return fail(err)
 		}
 		return m
+	}
+	if w.Scale {
+		return r.measureScale(ctx, srv, l, w, index, round, fresh)
+	}
+	switch w.Scenario {
+	case results.ScenarioFaults:
+		return r.measureFaults(ctx, srv, w, index, round)
+	case results.ScenarioSoak:
+		return r.measureSoak(ctx, srv, w, c, index, round)
 	}
 	reconnect := w.Scenario == results.ScenarioReconnect
 	srv.PrepareWindow(!reconnect && perfUsable() == nil)
@@ -244,6 +257,9 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 	f.Note = strings.Join(notes, "; ")
 	if ctx.Err() != nil && res.Verify.Corrupt+res.Verify.Reordered+res.Verify.Duplicated == 0 {
 		return interruptedRep(m)
+	}
+	if lerr := r.logCounts(srv, w, res, f); lerr != nil && err == nil && res.OK() {
+		err = lerr
 	}
 	switch {
 	case err != nil:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/iobench/iobench/internal/cli"
 	"github.com/iobench/iobench/models"
+	"github.com/iobench/iobench/proto"
 	"github.com/iobench/iobench/results"
 )
 
@@ -18,6 +19,9 @@ import (
 type label struct {
 	Name    string // results.Result.Label
 	Backend string
+	// App and Proto, when set, replace the workload's (the plain side of a variant scenario).
+	App   string
+	Proto proto.Name
 }
 
 // AANone disables the A/A twin (--aa none).
@@ -48,11 +52,11 @@ func planLabels(names []string, aa string) (run []label, skipped []label, reason
 			return nil, nil, nil, cli.Usage(err)
 		}
 		if err := b.Available(); err != nil {
-			skipped = append(skipped, label{n, n})
+			skipped = append(skipped, label{Name: n, Backend: n})
 			reasons[n] = err.Error()
 			continue
 		}
-		run = append(run, label{n, n})
+		run = append(run, label{Name: n, Backend: n})
 	}
 	has := func(b string) bool {
 		for _, l := range run {
@@ -90,13 +94,13 @@ func planLabels(names []string, aa string) (run []label, skipped []label, reason
 			return nil, nil, nil, cli.Usagef("--aa: %v", err)
 		}
 		if r, ok := reasons[aa]; ok {
-			skipped = append(skipped, label{aa + results.AASuffix, aa})
+			skipped = append(skipped, label{Name: aa + results.AASuffix, Backend: aa})
 			reasons[aa+results.AASuffix] = r
 			return run, skipped, reasons, nil
 		}
 		return nil, nil, nil, cli.Usagef("--aa %s: not among the measured backends", aa)
 	}
-	run = append(run, label{aa + results.AASuffix, aa})
+	run = append(run, label{Name: aa + results.AASuffix, Backend: aa})
 	return run, skipped, reasons, nil
 }
 

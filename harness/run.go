@@ -39,6 +39,7 @@ type RunConfig struct {
 	ClientBackend     string
 	NoPin             bool
 	NoReport          bool
+	KeepLogs          bool   // keep the logging scenario's server log files (logs/) after their lines are counted
 	Exe               string // iobench binary for the servers (default os.Executable)
 	// Duration and Warmup, when non-zero (WarmupSet for an explicit zero warm-up), override
 	// every workload's.
@@ -46,6 +47,8 @@ type RunConfig struct {
 	WarmupSet        bool
 	// SLO, when non-zero, overrides the sweep's p99 objective.
 	SLO time.Duration
+	// ScaleConns, when set, are the scale suite's connection counts (--conns; scale.go).
+	ScaleConns []int
 
 	// Servers is where the servers under test run and are probed, Loads where the load runs
 	// (nil: LocalServers with Exe, pinned to the server CPUs; LocalLoad).
@@ -86,8 +89,9 @@ func Bottleneck(serverUtil, clientUtil *float64) string {
 func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("run", stderr)
 	var c RunConfig
-	var backends, scenarios, ladder string
-	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores) or full (~35 min)")
+	var backends, scenarios, ladder, conns string
+	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~38 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
+	fs.StringVar(&conns, "conns", "", "scale suite: comma-separated connection counts (default 1000,4000,16000,100000; counts above this machine's limit are refused)")
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")
 	fs.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios of the suite to run (default: all)")
@@ -99,6 +103,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&c.ClientBackend, "client-backend", "", "load generator backend, the same for every server (default: "+DefaultClientBackend()+")")
 	fs.BoolVar(&c.NoPin, "no-pin", false, "do not pin the server and the load generator to disjoint CPUs")
 	fs.BoolVar(&c.NoReport, "no-report", false, "do not write the HTML report")
+	fs.BoolVar(&c.KeepLogs, "keep-logs", false, "keep the logging scenario's server log files (OUT/logs) after their lines are counted")
 	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window (default: the workload's own)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up, 0s for none (default: the workload's own)")
 	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")
@@ -127,7 +132,17 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	suite, ok := Suites[c.Suite]
 	if !ok {
-		return cli.Usagef("unknown --suite %q (want quick or full)", c.Suite)
+		return cli.Usagef("unknown --suite %q (want quick, full, faults, soak or scale)", c.Suite)
+	}
+	if conns != "" {
+		if c.Suite != "scale" {
+			return cli.Usagef("--conns sets the scale suite's connection counts: use it with --suite scale")
+		}
+		n, err := parseConns(conns)
+		if err != nil {
+			return cli.Usage(err)
+		}
+		c.ScaleConns, suite = n, scaleWorkloads(n)
 	}
 	if scenarios != "" {
 		want := splitList(scenarios)
@@ -218,9 +233,18 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	} else if err := b.Available(); err != nil {
 		return nil, cli.Usagef("client backend %s: %v", c.ClientBackend, err)
 	}
+	if c.Suite == "soak" && c.AA == "" && !strings.Contains(strings.Join(c.Backends, ","), results.AASuffix) {
+		c.AA = AANone // a soak compares nothing: its twin would only add a window
+	}
 	labels, skipped, reasons, err := planLabels(c.Backends, c.AA)
 	if err != nil {
 		return nil, err
+	}
+	var scale *scaleRun
+	if hasScale(c.Workloads) {
+		if scale, err = prepareScale(&c, len(c.ScaleConns) > 0, stderr); err != nil {
+			return nil, err
+		}
 	}
 	exe, err := serverExe(c.Exe)
 	if err != nil {
@@ -234,7 +258,7 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 	}
 
 	env := environment()
-	r := &runner{cfg: c, exe: exe, env: &env, stderr: stderr, labels: labels, loads: c.Loads}
+	r := &runner{cfg: c, exe: exe, env: &env, stderr: stderr, labels: labels, loads: c.Loads, scale: scale}
 	restore := func() {}
 	if !c.remote() { // servers and load elsewhere: nothing to share out here
 		restore = r.pin()
@@ -266,14 +290,20 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 
 	out := &results.Run{SchemaVersion: results.SchemaVersion, Started: time.Now().UTC(), Suite: c.Suite, Env: env}
 	for _, w := range c.Workloads {
-		r.total += r.planned(w)
+		if w.Skip == "" {
+			r.total += r.planned(w)
+		}
 	}
 	for _, w := range c.Workloads {
 		if ctx.Err() != nil {
 			break
 		}
+		if w.Skip != "" { // above this machine's ceiling (scale.go)
+			out.Results = append(out.Results, r.skippedScale(w, skipped, reasons)...)
+			continue
+		}
 		rs, capacity := r.runWorkload(ctx, w)
-		out.Results = append(out.Results, rs...)
+		out.Results = append(out.Results, scaleClient(w, rs)...)
 		if capacity != nil {
 			out.Capacities = append(out.Capacities, *capacity)
 		}

@@ -25,12 +25,15 @@ type runner struct {
 	clientCPUs  []int
 	serverProcs int // GOMAXPROCS given to servers (0 = runtime default)
 	pinNote     string
-	loops       int // as reported by the servers
+	loops       int       // as reported by the servers
+	scale       *scaleRun // the scale suite's limits (scale.go)
 
 	step, total, done, interrupted int
 	failures                       []string
 	calibrations                   []results.Calibration
-	round                          int // the next round's number (Calibration.Round, Rep.Round)
+	round                          int                          // the next round's number (Calibration.Round, Rep.Round)
+	logN                           int                          // logging servers started (their log files)
+	logSeen                        map[Server]results.LogCounts // a logging server's log counters after its last load
 }
 
 func (r *runner) reps(w Workload) int {
@@ -52,6 +55,12 @@ func (r *runner) capacityReps(w Workload) int {
 // planned is the number of repetitions w will take (for the progress count).
 func (r *runner) planned(w Workload) int {
 	n := len(r.labels)
+	if w.Scenario == results.ScenarioSoak {
+		return 2 * n // the capacity probe and the soak
+	}
+	if w.Plain != "" {
+		n *= 2 // every label runs the variant and its plain counterpart
+	}
 	if !w.Ladder {
 		return r.reps(w) * n
 	}
@@ -157,6 +166,7 @@ func (r *runner) serveArgs(w Workload) []string {
 	if w.Room > 0 {
 		a = append(a, "--room", itoa(w.Room))
 	}
+	a = append(a, r.logArgs(w)...)
 	if w.Conns > models.DefaultPoolSize {
 		a = append(a, "--pool", itoa(w.Conns))
 	}
@@ -164,7 +174,7 @@ func (r *runner) serveArgs(w Workload) []string {
 		rb := 2 * w.Size
 		a = append(a, "--recv-buffer", itoa(rb), "--max-frame", itoa(rb))
 	}
-	return a
+	return append(a, w.ServeArgs...)
 }
 
 // runWorkload measures w on every label: as it is (one cell), or, for a workload compared at
@@ -172,6 +182,12 @@ func (r *runner) serveArgs(w Workload) []string {
 // ladder. It returns the results and the workload's common capacity (nil off the ladder).
 func (r *runner) runWorkload(ctx context.Context, w Workload) ([]results.Result, *results.Capacity) {
 	w = r.override(w)
+	if w.Scenario == results.ScenarioSoak {
+		return r.runSoak(ctx, w)
+	}
+	if w.Plain != "" {
+		defer r.pairLabels(w)()
+	}
 	if !w.Ladder {
 		return r.rounds(ctx, w, []cell{{rate: w.Rate}}, r.reps(w)), nil
 	}
@@ -188,9 +204,9 @@ func (r *runner) runWorkload(ctx context.Context, w Workload) ([]results.Result,
 	for i := range capRes {
 		v := countedMedian(&capRes[i], results.MetricMsgsPerSec)
 		if v > 0 {
-			per[capRes[i].Name()] = v
+			per[capKey(&capRes[i])] = v
 			if v > best {
-				strongest, best = capRes[i].Name(), v
+				strongest, best = capKey(&capRes[i]), v
 			}
 		}
 	}
@@ -248,10 +264,11 @@ func countedMedian(r *results.Result, m results.Metric) float64 {
 func (r *runner) clientProbe(ctx context.Context, w Workload, name string, rate float64) (float64, bool) {
 	var l label
 	for _, x := range r.labels {
-		if x.Name == name {
+		if x.key() == name {
 			l = x
 		}
 	}
+	w = l.workload(w)
 	r.step++
 	t0 := time.Now()
 	srv, err := r.servers.Start(ctx, ServerSpec{Backend: l.Backend, Args: r.serveArgs(w), Addr: "127.0.0.1:0"})
@@ -260,7 +277,7 @@ func (r *runner) clientProbe(ctx context.Context, w Workload, name string, rate 
 		return 0, false
 	}
 	m := r.measure(ctx, srv, l, w, cell{rate: rate, fraction: 1}, 0, -1, true)
-	srv.Stop()
+	r.stopServer(srv)
 	fmt.Fprintf(r.stderr, "[%d/%d] load generator probe: %s open loop at %.0f msgs/s: %s (%.1fs)\n",
 		r.step, r.total, l.Name, rate, repLine(&m.rep), time.Since(t0).Seconds())
 	if m.rep.Error != "" || m.rep.Interrupted || m.rep.MsgsPerSec == nil {
@@ -279,7 +296,7 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 	timelines := map[key][][]results.TimelinePoint{}
 	for li, l := range r.labels {
 		for ci, c := range cells {
-			res[key{li, ci}] = r.newResult(l, w, c)
+			res[key{li, ci}] = r.newResult(l, l.workload(w), c)
 		}
 	}
 	li := make([]int, len(r.labels))
@@ -300,7 +317,8 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 				break
 			}
 			lb := r.labels[l]
-			srv, err := r.servers.Start(ctx, ServerSpec{Backend: lb.Backend, Args: r.serveArgs(w), Addr: "127.0.0.1:0"})
+			lw := lb.workload(w)
+			srv, err := r.servers.Start(ctx, ServerSpec{Backend: lb.Backend, Args: r.serveArgs(lw), Addr: "127.0.0.1:0"})
 			var last key
 			for n, c := range rotate(ci, rep) {
 				k := key{l, c}
@@ -310,7 +328,7 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 				if err != nil {
 					m = failedRep(ctx, rep, round, err)
 				} else {
-					m = r.measureSteady(ctx, srv, lb, w, cells[c], rep, round, n == 0)
+					m = r.measureSteady(ctx, srv, lb, lw, cells[c], rep, round, n == 0)
 				}
 				res[k].Repetitions = append(res[k].Repetitions, m.rep)
 				timelines[k] = append(timelines[k], m.timeline)
@@ -327,14 +345,14 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 				if s := cells[c].String(); s != "" {
 					what += " " + s
 				}
-				fmt.Fprintf(r.stderr, "[%d/%d] %s %s rep %d/%d: %s (%.1fs)\n", r.step, r.total, lb.Name, what,
+				fmt.Fprintf(r.stderr, "[%d/%d] %s %s rep %d/%d: %s (%.1fs)\n", r.step, r.total, lb.key(), what,
 					rep+1, reps, repLine(&m.rep), time.Since(t0).Seconds())
 				if ctx.Err() != nil {
 					break
 				}
 			}
 			if err == nil {
-				if err := srv.Stop(); err != nil && ctx.Err() == nil {
+				if err := r.stopServer(srv); err != nil && ctx.Err() == nil {
 					reps := res[last].Repetitions
 					if rp := &reps[len(reps)-1]; rp.Error == "" && !rp.Interrupted {
 						rp.Error = err.Error()
@@ -367,6 +385,8 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 				continue
 			}
 			results.Summarize(rr)
+			results.SummarizeFaults(rr)
+			results.SummarizeSoak(rr)
 			if rr.Mode == results.ModeOpen {
 				rr.LatencyTimeline = medianTimeline(rr, timelines[k])
 			}

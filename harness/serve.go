@@ -38,6 +38,13 @@ type ServeConfig struct {
 	IdleTimeout time.Duration
 	// Hardened applies HardenedPreset to the flags not given explicitly (ServeCmd does).
 	Hardened bool
+	// Leak, when positive, makes the app leak a goroutine and 4 KiB every Leak-th OnRecv
+	// (leakyApp): the soak's proof that it fails on a leak. Never for measurements.
+	Leak int
+	// LogPath is the logging app's log file ("" = a temp file, removed at exit unless
+	// KeepLog); see serveLog.
+	LogPath string
+	KeepLog bool
 
 	// wrapApp, set by tests only, wraps the app's handler (e.g. to delay its OnConnect).
 	wrapApp func(models.Handler) models.Handler
@@ -84,6 +91,8 @@ type ServerStats struct {
 	// scheduled much later), so only Ready says that, e.g., every broadcast room is complete.
 	Ready   int64               `json:"app_ready"`
 	Service models.ServiceStats `json:"service"`
+	// AppStats are the app's own counters (apps.Reporter), e.g. the logging app's log_*.
+	AppStats map[string]uint64 `json:"app_stats,omitempty"`
 }
 
 // readyApp wraps the app to count Ready sessions (see ServerStats.Ready). Every backend's
@@ -119,6 +128,9 @@ func ServeFlags(fs *flag.FlagSet) *ServeConfig {
 	fs.BoolVar(&c.Control, "control", false, "read control commands (stats, quit) from stdin")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 0, "kick a session that completes no frame for this long, also a new connection that sends nothing (0 = off; kicks come within +25%)")
 	fs.BoolVar(&c.Hardened, "hardened", false, hardenedHelp())
+	fs.IntVar(&c.Leak, "leak", 0, "testing only: leak a goroutine and 4 KiB every N-th receive (proves the soak fails on a leak; never for measurements)")
+	fs.StringVar(&c.LogPath, "log", "", "--proto logging: the log file to append to (default: a temp file, removed at exit unless --keep-log)")
+	fs.BoolVar(&c.KeepLog, "keep-log", false, "--proto logging: keep the default temp log file at exit")
 	return c
 }
 
@@ -171,14 +183,13 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 	if c.AppOptions.MaxFrame == 0 {
 		c.AppOptions.MaxFrame = c.Engine.RecvBufferSize
 	}
-	inner, err := apps.New(c.App, c.AppOptions)
-	if err != nil {
+	if !contains(apps.Names, c.App) {
+		_, err := apps.New(c.App, c.AppOptions)
 		return cli.Usage(err)
 	}
-	if c.wrapApp != nil {
-		inner = c.wrapApp(inner)
+	if c.Leak < 0 {
+		return cli.Usagef("bad --leak %d", c.Leak)
 	}
-	app := &readyApp{Handler: inner}
 	cfg, err := c.Engine.WithDefaults()
 	if err != nil {
 		return cli.Usage(err)
@@ -188,6 +199,23 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 		return cli.Usage(err)
 	}
 	defer eng.Close()
+	var lg *serveLog
+	if c.App == "logging" {
+		if lg, err = openServeLog(eng, c.LogPath, c.KeepLog); err != nil {
+			return cli.Failure(err)
+		}
+		defer lg.abort()
+		c.AppOptions.Log = lg.f
+	}
+	inner, err := apps.New(c.App, c.AppOptions)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	if c.wrapApp != nil {
+		inner = c.wrapApp(inner)
+	}
+	inner = newLeakyApp(inner, c.Leak)
+	app := &readyApp{Handler: inner}
 	svc, err := eng.Listen(c.Addr, app, models.ServiceOptions{IdleTimeout: c.IdleTimeout})
 	if err != nil {
 		return cli.Usage(err)
@@ -225,6 +253,11 @@ func Serve(ctx context.Context, c ServeConfig, stdin io.Reader, stdout, stderr i
 	if err := svc.Close(); err != nil && !errors.Is(err, models.ErrClosed) {
 		return err
 	}
+	if lg != nil {
+		if err := lg.close(stderr); err != nil {
+			return cli.Failure(err)
+		}
+	}
 	return eng.Close()
 }
 
@@ -236,12 +269,16 @@ func serverStats(c ServeConfig, cfg models.Config, svc models.Service, app *read
 		ns := d.Nanoseconds()
 		cpu = &ns
 	}
-	return ServerStats{
+	st := ServerStats{
 		Backend: c.Backend, App: c.App, CPUNs: cpu,
 		GCCycles: ms.NumGC, GCPauseNs: ms.PauseTotalNs, HeapInuse: ms.HeapInuse,
 		Goroutines: runtime.NumGoroutine(), GOMAXPROCS: runtime.GOMAXPROCS(0), Loops: cfg.Loops,
 		Ready: app.ready.Load(), Service: svc.Stats(),
 	}
+	if rp, ok := app.Handler.(apps.Reporter); ok {
+		st.AppStats = rp.AppStats()
+	}
+	return st
 }
 
 // BackendsCmd is `iobench backends`: every backend, available or not, and why.

@@ -36,6 +36,15 @@ type Workload struct {
 	// MaxWarmup bounds the warm-up when a window is not in steady state and is measured again
 	// (0: never lengthened).
 	MaxWarmup time.Duration
+	// ServeArgs are extra `serve` flags (tests: --leak).
+	ServeArgs []string
+	// Plain, for a variant scenario (logging, crypto), is the app of its plain counterpart:
+	// every label then runs both apps in the same rounds and ladder (see variants.go).
+	Plain string
+	// Scale: measured by the heartbeat driver with the scale figures (scale.go); Skip, when
+	// set, is why it is not run (above this machine's connection ceiling).
+	Scale bool
+	Skip  string
 }
 
 // Mode is closed or open.
@@ -72,7 +81,8 @@ func (w Workload) Name() string {
 //
 // The full suite measures five ladder workloads with 1.5–3 s windows and the closed-loop
 // ones (idle with 10 000 connections, churn, bulk, reconnect) and the sweep: planned at about
-// 35 minutes on 2 cores (per ladder workload ≈ 120 points × 2.1 s + its probes ≈ 300 s).
+// 35 minutes on 2 cores (per ladder workload ≈ 120 points × 2.1 s + its probes ≈ 300 s), and
+// faults (3 repetitions of about 9 s per label: 3 minutes more).
 var Suites = map[string][]Workload{
 	"quick": {
 		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Ladder: true,
@@ -84,6 +94,7 @@ var Suites = map[string][]Workload{
 		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 1000, Idle: 990, Size: 64, Depth: 1, Warmup: 200 * time.Millisecond, Duration: 600 * time.Millisecond},
 		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 10, Size: 64, Warmup: 200 * time.Millisecond, Duration: 600 * time.Millisecond},
 	},
+	"scale": scaleWorkloads(DefaultScaleConns), // scale.go
 	"full": {
 		ladderFull(Workload{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1}),
 		ladderFull(Workload{Scenario: results.ScenarioPingPong, App: "framed", Proto: proto.Framed, Conns: 100, Size: 64, Depth: 1}),
@@ -94,8 +105,28 @@ var Suites = map[string][]Workload{
 		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 50, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioBulk, App: "echo", Proto: proto.Echo, Conns: 8, Size: 64 << 10, Depth: 2, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
 		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 200, Size: 64, Warmup: 500 * time.Millisecond, Duration: 3 * time.Second},
+		ladderFull(Workload{Scenario: results.ScenarioLogging, App: "logging", Plain: "framed", Proto: proto.Framed, Conns: 100, Size: 64, Depth: 1}),
+		ladderFull(Workload{Scenario: results.ScenarioCrypto, App: "crypto", Plain: "framed", Proto: protoCrypto, Conns: 100, Size: 64, Depth: 1}),
 		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, StartRate: 1000, SLO: 5 * time.Millisecond, Warmup: 300 * time.Millisecond, Duration: time.Second, Reps: 1},
+		withReps(faultsWorkload, 3),
 	},
+	// faults: server kill + restart and client resets during a steady load (faults.go);
+	// 3 repetitions of about 10 s per label.
+	"faults": {faultsWorkload},
+	// soak: every label in turn at half of the common capacity for --duration (default 10
+	// minutes; soak.go), after a 1 s capacity probe per label; no A/A twin unless asked.
+	"soak": {{Scenario: results.ScenarioSoak, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1,
+		Warmup: 2 * time.Second, Duration: 10 * time.Minute, Reps: 1}},
+}
+
+// faultsWorkload is the faults scenario: 100 echo connections at 6 000 msgs/s open loop,
+// four 2 s quarters (12 000 latency samples each: enough for a p99 per quarter).
+var faultsWorkload = Workload{Scenario: results.ScenarioFaults, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64,
+	Rate: 6000, Warmup: 500 * time.Millisecond, Duration: 8 * time.Second}
+
+func withReps(w Workload, n int) Workload {
+	w.Reps = n
+	return w
 }
 
 // ladderFull is w compared at equal load with the full suite's windows.
@@ -107,7 +138,7 @@ func ladderFull(w Workload) Workload {
 }
 
 // SuiteReps is the default number of repetitions per suite.
-var SuiteReps = map[string]int{"quick": 5, "full": 5}
+var SuiteReps = map[string]int{"quick": 5, "full": 5, "faults": 3, "soak": 1, "scale": 1}
 
 // SuiteCapacityReps is the number of capacity-probe rounds of a ladder workload per suite
 // (the closed-loop capacity results have that many repetitions). The quick suite's 2 give

@@ -88,6 +88,27 @@
 // no goroutine runs per session, no clock is read per OnRecv, and no goroutine or timer is
 // left once the service's sessions are gone.
 //
+// # Idle sessions hold no buffers
+//
+// A session's RecvBuffer and SendQueue are per session, but they need not be resident while
+// the session is idle (a lobby of mostly idle connections is the case that decides how many
+// players a machine holds):
+//
+//   - The SendQueue holds chunks only while bytes are queued or being written: Advance gives
+//     every written chunk back to the shared pool, so an idle queue holds none
+//     (SendQueue.Chunks).
+//   - A backend that receives into memory of its own (an io_uring provided buffer ring, an
+//     event loop's scratch buffer) and delivers with DeliverFrom (SessionCore.ReceivedFrom)
+//     may make the RecvBuffer lazy (RecvBuffer.InitLazy over a RecvPool): it takes a buffer
+//     only when a partial frame must be kept and gives it back when the frame is consumed
+//     or the session ends. The app sees the same windows, consumed-count and overflow rules
+//     either way. A backend whose kernel writes into the RecvBuffer (read(2) into it, a
+//     single-shot recv, RIO or IOCP registered memory) keeps it resident.
+//   - A service may report what it holds (ResidentReporter: open sessions, resident receive
+//     buffers, send chunks, whether receive buffers are lazy); models/modeltest's
+//     idle_holds_nothing case checks that both drop to zero once every session is idle, and
+//     its split_frame case that a frame split over many reads still arrives whole.
+//
 // # Post ordering
 //
 // Engine.Post runs jobs one at a time on the engine's job loop in the order Post returned

@@ -6,10 +6,16 @@ package models
 // the end runs short, which keeps copies rare.
 //
 // The memory may come from the Go heap or from a kernel-registered region (RIO, io_uring
-// registered buffers): Init takes any slice.
+// registered buffers): Init takes any slice. A lazy buffer (InitLazy) holds memory only while
+// unread bytes are pending: it takes a buffer from its RecvPool when bytes must be kept and
+// gives it back as soon as the window is empty again, so an idle session holds none (see
+// DeliverFrom and the package doc, "Idle sessions hold no buffers").
 type RecvBuffer struct {
 	buf        []byte
 	start, end int
+	size       int       // the capacity: len(buf), or the pool's buffer size when lazy
+	pool       *RecvPool // non-nil: lazy; buf (held) is taken from pool while bytes are pending
+	held       *[]byte   // the pooled buffer buf is, while a lazy buffer holds one
 }
 
 // NewRecvBuffer allocates a buffer of size bytes.
@@ -23,13 +29,39 @@ func NewRecvBuffer(size int) (*RecvBuffer, error) {
 }
 
 // Init makes rb use mem (its length is the capacity) and empties it.
-func (rb *RecvBuffer) Init(mem []byte) { rb.buf, rb.start, rb.end = mem, 0, 0 }
+func (rb *RecvBuffer) Init(mem []byte) {
+	rb.Reset()
+	rb.buf, rb.size, rb.pool, rb.start, rb.end = mem, len(mem), nil, 0, 0
+}
 
-// Reset empties the buffer for a reused session.
-func (rb *RecvBuffer) Reset() { rb.start, rb.end = 0, 0 }
+// InitLazy makes rb a lazy buffer of p.Size() bytes, empty and holding no memory: it takes a
+// buffer from p only when bytes must be kept (a partial frame, see DeliverFrom; or Free) and
+// returns it when the window is empty again (Consume, Reset). A backend that reads into
+// memory of its own (a provided buffer, a loop's scratch buffer) and delivers with
+// DeliverFrom uses it, so an idle session holds no receive memory.
+func (rb *RecvBuffer) InitLazy(p *RecvPool) {
+	rb.Reset()
+	rb.buf, rb.size, rb.pool, rb.start, rb.end = nil, p.Size(), p, 0, 0
+}
+
+// Reset empties the buffer for a reused session (a lazy buffer gives its memory back).
+func (rb *RecvBuffer) Reset() {
+	rb.start, rb.end = 0, 0
+	if rb.held != nil {
+		rb.pool.put(rb.held)
+		rb.buf, rb.held = nil, nil
+	}
+}
+
+// Resident reports whether rb holds memory now: always once a plain buffer is initialised,
+// and for a lazy one only while unread bytes are pending.
+func (rb *RecvBuffer) Resident() bool { return rb.buf != nil }
+
+// Lazy reports whether rb was made lazy by InitLazy.
+func (rb *RecvBuffer) Lazy() bool { return rb.pool != nil }
 
 // Cap is the buffer size: the largest frame the app can see whole.
-func (rb *RecvBuffer) Cap() int { return len(rb.buf) }
+func (rb *RecvBuffer) Cap() int { return rb.size }
 
 // Len is the number of unread bytes.
 func (rb *RecvBuffer) Len() int { return rb.end - rb.start }
@@ -43,6 +75,10 @@ func (rb *RecvBuffer) Window() []byte { return rb.buf[rb.start:rb.end] }
 func (rb *RecvBuffer) Free() []byte {
 	if rb.start == rb.end {
 		rb.start, rb.end = 0, 0
+		if rb.buf == nil && rb.pool != nil {
+			rb.held = rb.pool.get()
+			rb.buf = *rb.held
+		}
 	} else if rb.start > 0 && len(rb.buf)-rb.end < len(rb.buf)/2 {
 		rb.end = copy(rb.buf, rb.buf[rb.start:rb.end])
 		rb.start = 0
@@ -50,12 +86,16 @@ func (rb *RecvBuffer) Free() []byte {
 	return rb.buf[rb.end:]
 }
 
-// Commit records that n bytes were written into the slice returned by Free.
+// Commit records that n bytes were written into the slice returned by Free. Committing
+// nothing to an empty lazy buffer gives back the memory Free took.
 func (rb *RecvBuffer) Commit(n int) {
 	if n < 0 || rb.end+n > len(rb.buf) {
 		panic("models.RecvBuffer: commit out of range")
 	}
 	rb.end += n
+	if rb.end == rb.start {
+		rb.Reset()
+	}
 }
 
 // Consume drops n bytes from the front of the window.
@@ -65,13 +105,13 @@ func (rb *RecvBuffer) Consume(n int) {
 	}
 	rb.start += n
 	if rb.start == rb.end {
-		rb.start, rb.end = 0, 0
+		rb.Reset()
 	}
 }
 
 // Full reports that the unread bytes fill the whole buffer: the app is waiting for a frame
 // larger than the buffer, so the session must be kicked with KickRecvBufferOverFull.
-func (rb *RecvBuffer) Full() bool { return rb.end-rb.start == len(rb.buf) }
+func (rb *RecvBuffer) Full() bool { return rb.end-rb.start == rb.size }
 
 // Deliver hands the window to h.OnRecv and applies its answer. It returns KickNone, or the
 // reason the session must be kicked: KickPacketError for an invalid consumed count,
@@ -123,8 +163,12 @@ const slowStep = 512
 //     that straddles two arrivals costs one copy of its head and of at most max(P, 512)
 //     bytes of the next arrival.
 //
+// A lazy buffer (InitLazy) takes its memory from its pool for the copy of a partial frame
+// and gives it back when that frame is consumed, so between frames it holds nothing.
+//
 // It returns KickNone or the reason the session must be kicked. It stops early (returning
-// KickNone) once a callback kicked the session (a session built on SessionCore).
+// KickNone) once a callback kicked the session (a session built on SessionCore); the bytes
+// kept then stay until the backend's Reset at the session's end.
 func (rb *RecvBuffer) DeliverFrom(h Handler, s Session, data []byte) KickReason {
 	step := true
 	for len(data) > 0 {

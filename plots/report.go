@@ -107,6 +107,7 @@ type page struct {
 	Skipped       []skipView
 	LadderSummary []summaryRow // equal-load recommendations, one per ladder and run
 	Families      []familyView
+	Variants      []variantView // logging, crypto beside plain framed (variants.go)
 	Across        []acrossView
 	Workloads     []workloadView
 	Extra         []figure // cross-workload figures (RSS against connections)
@@ -284,6 +285,10 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		switch {
 		case k.Scenario == results.ScenarioSweep:
 			charts = append(charts, sweepChart(k, ss))
+		case k.Scenario == results.ScenarioSoak && k.Mode == results.ModeOpen:
+			charts = append(charts, soakChart(k, ss), spectrumChart(k, ss, warn))
+		case k.Scenario == results.ScenarioFaults:
+			charts = append(charts, faultsChart(k, ss), spectrumChart(k, ss, warn))
 		case k.Scenario == results.ScenarioIdle:
 			// memory is the point of idle: RSS/conn in the efficiency chart, and across
 			// connection counts below when several were measured
@@ -304,6 +309,7 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		pg.Workloads = append(pg.Workloads, wv)
 	}
 	pg.Across = a.across()
+	pg.Variants = variantViews(m)
 	// RSS per connection against connection count, per scenario that varied conns.
 	byScenario := map[string]map[string][]series{}
 	orders := map[string][]string{}
@@ -337,7 +343,7 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 			}
 			return a.name < b.name
 		})
-		if err := addAll(&pg.Extra, rssChart(sc, byScenario[sc], order)); err != nil {
+		if err := addAll(&pg.Extra, rssChart(sc, byScenario[sc], order), scaleChart(byScenario[sc], order)); err != nil {
 			return nil, err
 		}
 	}
@@ -441,6 +447,9 @@ func rowOf(s series) row {
 			w.Verify = fmt.Sprintf("FAILED: lost %d, corrupt %d, reordered %d, duplicated %d",
 				v.Lost, v.Corrupt, v.Reordered, v.Duplicated)
 		}
+	}
+	if hb := scaleHeartbeats(r); hb != "" { // scale suite (scale.go)
+		w.Verify += "; " + hb
 	}
 	return w
 }

@@ -139,6 +139,16 @@ ul.verdicts li { margin: 2px 0; font-size: 14px; } ul.flags li { margin: 2px 0; 
 {{end}}
 {{end}}
 
+{{if .Variants}}<h2 id="variants">App variants beside plain framed: what logging and encryption cost</h2>
+<p class="note">Each variant ran in the same rounds as plain framed on every backend, at the same offered rates (one common capacity over both apps). Added = variant − plain server CPU per message (its relative change); p99 change likewise. <span class="sig">Green</span>: significant (Mann–Whitney p &lt; 0.05 and beyond the A/A spread of the twin's plain result at that point); otherwise hover for why not.</p>
+{{range .Variants}}<h3 id="{{.ID}}">{{.Title}} — {{.Source}}</h3>
+<p class="note">{{.Note}}</p>
+<table class="rates"><tr><th class="l">label</th><th class="l">offered</th><th class="l">server CPU/msg plain</th><th class="l">variant</th><th class="l">added</th><th class="l">p99 plain</th><th class="l">variant</th><th class="l">p99 change</th><th class="l">log</th></tr>
+{{range .Rows}}<tr{{if .AA}} class="aa"{{end}}><td class="l">{{.Label}}</td><td class="l">{{.Point}}</td><td>{{.CPUPlain}}</td><td>{{.CPUVariant}}</td><td class="{{if .AddedSig}}sig{{else}}nsig{{end}}" title="{{.AddedWhy}}">{{.Added}}</td>
+<td>{{.P99Plain}}</td><td>{{.P99Variant}}</td><td class="{{if .P99Sig}}sig{{else}}nsig{{end}}" title="{{.P99Why}}">{{.P99D}}</td><td class="l">{{.Log}}</td></tr>
+{{end}}</table>
+{{end}}{{end}}
+
 {{range .Workloads}}
 <h2 id="{{.ID}}">{{.Title}}</h2>
 {{range .Hosts}}<h3>{{.Host}}</h3>
@@ -263,6 +273,14 @@ Capacity (closed loop) — secondary: each label sets its own load here; never t
 - {{.Text}}
 {{end}}{{end}}{{end}}
 {{range .CapFigures}}{{.MDLine}}
+{{end}}{{end}}{{range .Variants}}
+## {{.Title}} — {{.Source}}
+
+{{.Note}} Added = variant − plain; "(p ≥ 0.05)" or "(within the A/A spread …)" marks a change that is not significant.
+
+| label | offered | server CPU/msg plain | variant | added | p99 plain | variant | p99 change | log |
+|---|---|---|---|---|---|---|---|---|
+{{range .Rows}}| {{.Label}} | {{.Point}} | {{.CPUPlain}} | {{.CPUVariant}} | {{.Added}}{{if not .AddedSig}} ({{.AddedWhy}}){{end}} | {{.P99Plain}} | {{.P99Variant}} | {{.P99D}}{{if not .P99Sig}} ({{.P99Why}}){{end}} | {{.Log}} |
 {{end}}{{end}}{{range .Workloads}}
 ## {{.Title}}
 {{range .Hosts}}

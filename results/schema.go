@@ -33,11 +33,16 @@ const (
 	ScenarioBulk      = "bulk"      // large messages, bandwidth bound
 	ScenarioReconnect = "reconnect" // CLIENT_AUTO_RECONNECT behaviour after server kicks
 	ScenarioSweep     = "sweep"     // open-loop rate sweep against a latency SLO
+	ScenarioFaults    = "faults"    // server killed and restarted, client resets, mid-load (Faults)
+	ScenarioSoak      = "soak"      // minutes at half of capacity, server sampled every second (Soak)
+	ScenarioLogging   = "logging"   // framed + one log line per message, beside plain framed (variants.go)
+	ScenarioCrypto    = "crypto"    // framed sealed with AES-GCM per frame, beside plain framed (variants.go)
 )
 
 // Scenarios lists the known scenario names in report order.
 var Scenarios = []string{ScenarioPingPong, ScenarioPipelined, ScenarioBroadcast, ScenarioIdle,
-	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep}
+	ScenarioChurn, ScenarioBulk, ScenarioReconnect, ScenarioSweep, ScenarioFaults, ScenarioSoak,
+	ScenarioLogging, ScenarioCrypto}
 
 // Load modes (Result.Mode).
 const (
@@ -189,6 +194,8 @@ type Result struct {
 	Repetitions     []Rep           `json:"repetitions,omitempty"`
 	Spread          *Spread         `json:"spread,omitempty"`
 	Sweep           *Sweep          `json:"sweep,omitempty"`            // scenario sweep only
+	Faults          *Faults         `json:"faults,omitempty"`           // scenario faults: the median repetition's
+	Soak            *Soak           `json:"soak,omitempty"`             // scenario soak: the repetition's (one)
 	LatencyTimeline []TimelinePoint `json:"latency_timeline,omitempty"` // open loop, median rep
 	HDRLog          string          `json:"hdr_log,omitempty"`          // relative to the run file's folder
 	Skipped         string          `json:"skipped,omitempty"`          // why not run; non-empty => no figures
@@ -220,6 +227,11 @@ type Figures struct {
 	Saturated bool `json:"saturated,omitempty"`
 	// Steady is the steady-state test over the window's ~100 ms slices (nil: not tested).
 	Steady *Steady `json:"steady,omitempty"`
+	// Log is the server's log counters over this repetition's load (scenario logging).
+	Log *LogCounts `json:"log,omitempty"`
+	// Heartbeats and Scale: the scale suite's heartbeat delivery and per-count figures (scale.go).
+	Heartbeats *Heartbeats `json:"heartbeats,omitempty"`
+	Scale      *Scale      `json:"scale,omitempty"`
 	// Agents are the load agents' shares of a repetition run by several (nil otherwise).
 	Agents []AgentShare `json:"agents,omitempty"`
 }
@@ -304,6 +316,9 @@ type Rep struct {
 	// SpeedDrifted copies that round's flag.
 	Round        int  `json:"round,omitempty"`
 	SpeedDrifted bool `json:"speed_drifted,omitempty"`
+	// Faults and Soak are the faults and soak scenarios' own accounts of this repetition.
+	Faults *Faults `json:"faults,omitempty"`
+	Soak   *Soak   `json:"soak,omitempty"`
 }
 
 // Name is r's label: Label, or Backend when Label is empty.

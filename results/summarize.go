@@ -95,6 +95,7 @@ func Summarize(r *Result) {
 		Bottleneck: majority(ok),
 		Saturated:  sat,
 		Steady:     steadyOf(ok),
+		Log:        sumLog(r.Repetitions),
 	}
 	if anyOf(ok, func(f *Figures) bool { return f.Latency != nil }) {
 		l := func(get func(*Latency) *float64) *float64 {
@@ -170,6 +171,7 @@ func Summarize(r *Result) {
 			return f.Client.CPUNsPerMsg
 		})}
 	}
+	summarizeScale(&h, ok)
 	r.Figures = h
 	r.Spread = &Spread{
 		MsgsPerSec:        rng(MetricMsgsPerSec.Get),

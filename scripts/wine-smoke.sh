@@ -3,6 +3,8 @@
 #   - `iobench backends` reports rio unavailable with the WSA error Wine answers;
 #   - `iobench run` (one short pingpong repetition of netstd and iocp, rio listed as skipped)
 #     exits 0, writes its results and report, and labels its figures as not Windows numbers;
+#   - `iobench run --suite faults` (netstd and iocp: server killed and restarted, client resets)
+#     exits 0: every connection back, nothing lost beyond the messages in flight at the kill;
 #   - `iobench serve --proto sockperf` answers the real Linux `sockperf ping-pong --tcp` with
 #     no dropped, duplicated or out-of-order messages, for each backend given.
 #
@@ -34,6 +36,15 @@ for want in "not Windows numbers" "rio skipped: rio: unsupported: .*10045" "^net
 done
 [ -s "$work/winerun/run.json" ] && [ -s "$work/winerun/report.html" ] ||
 	{ echo "wine-smoke: iobench run wrote no run.json/report.html"; exit 1; }
+
+# faults under Wine: kill/restart (TerminateProcess) and client resets on netstd and iocp; the
+# run exits nonzero on any message lost beyond those in flight at the kill.
+(cd "$work" && timeout 300 "$root/scripts/wine/exec.sh" "$work/iobench.exe" run --suite faults --backends netstd,iocp \
+	--reps 1 --duration 4s --aa none --no-report --out winefaults > "$work/faults.txt" 2>&1) ||
+	{ cat "$work/faults.txt"; echo "wine-smoke: the faults scenario failed under Wine"; exit 1; }
+grep -E '^\[[0-9]+/[0-9]+\] .* faults ' "$work/faults.txt"
+tr -d ' \n' < "$work/winefaults/run.json" | grep -oE '"recovery_ns":\{[^}]*\},"back":[0-9]+,"in_flight":[0-9]+,"after_kill":[0-9]+,"lost":[0-9]+' ||
+	{ echo "wine-smoke: no faults account in winefaults/run.json"; exit 1; }
 
 status=0
 for b in "$@"; do

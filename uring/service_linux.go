@@ -4,6 +4,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -24,6 +25,12 @@ func (e *Engine) newService(opt models.ServiceOptions, h models.Handler, addr ne
 	s := &service{eng: e, addr: addr}
 	if err := s.InitService(opt, h); err != nil {
 		return nil, err
+	}
+	if !e.direct {
+		var err error
+		if s.recvPool, err = models.NewRecvPool(e.cfg.RecvBufferSize); err != nil {
+			return nil, err
+		}
 	}
 	stride := sendSlotSize(e.cfg.MaxGather)
 	mem, err := unix.Mmap(-1, 0, stride*opt.PoolSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
@@ -60,13 +67,36 @@ type service struct {
 	sessions  []*session
 	sendMem   []byte // msghdr + iovecs of every session, mmapped
 	listeners []*listener
+	// recvPool (multishot mode) holds the sessions' lazy RecvBuffers; in the direct mode
+	// every slot that opened once keeps a RecvBuffer, counted in slotBufs.
+	recvPool *models.RecvPool
+	slotBufs atomic.Int64
 	// wg counts listeners, server sessions and client connection tokens; Close waits for it.
 	wg sync.WaitGroup
 }
 
-var _ models.Service = (*service)(nil)
+var (
+	_ models.Service          = (*service)(nil)
+	_ models.ResidentReporter = (*service)(nil)
+)
 
 func (s *service) Addr() net.Addr { return s.addr }
+
+// Resident implements models.ResidentReporter: in the multishot mode a session holds a
+// RecvBuffer only while a partial frame is pending (the bytes arrive in the loop's provided
+// buffers); in the direct mode each slot keeps the one the kernel receives into.
+func (s *service) Resident() models.Resident {
+	return models.ResidentOf(s.Pool().Live(), s.recvPool, int(s.slotBufs.Load()), s.queues)
+}
+
+// queues yields every session's SendQueue (safe from any goroutine: the queues lock).
+func (s *service) queues(yield func(*models.SendQueue) bool) {
+	for _, ss := range s.sessions {
+		if !yield(&ss.sq) {
+			return
+		}
+	}
+}
 
 // Close stops accepting and connecting, kicks every open session once with KickShutdown (a
 // session opening meanwhile kicks itself: models.ServiceCore.Opened) and waits for every

@@ -86,8 +86,14 @@ func (l *loop) open(ss *session, fd int) {
 	if sa, err := unix.Getpeername(fd); err == nil {
 		remote = sock.TCPAddr(sa)
 	}
-	if ss.rb.Cap() != cfg.RecvBufferSize {
-		ss.rb.Init(make([]byte, cfg.RecvBufferSize))
+	switch {
+	case !l.eng.direct:
+		if !ss.rb.Lazy() {
+			ss.rb.InitLazy(s.recvPool) // held only while a partial frame is pending
+		}
+	case ss.rb.Cap() != cfg.RecvBufferSize || ss.rb.Lazy():
+		ss.rb.Init(make([]byte, cfg.RecvBufferSize)) // the slot keeps it: the kernel writes into it
+		s.slotBufs.Add(1)
 	}
 	ss.rb.Reset()
 	if l.eng.direct {
@@ -317,6 +323,7 @@ func (l *loop) maybeFinish(ss *session) {
 	unix.Close(ss.fd)
 	ss.fd = -1
 	ss.rpin.Unpin()
+	ss.rb.Reset() // a partial frame's lazy buffer goes back to the pool
 	if !s.EndSession(ss, &ss.SessionCore, &ss.sq, ss.slot) {
 		s.wg.Done()
 	}

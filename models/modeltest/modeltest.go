@@ -69,6 +69,13 @@
 //   - idle_timeout (hostile.go): ServiceOptions.IdleTimeout on the framed app; a silent
 //     connection and a slowloris trickling a frame are kicked with KickIdleTimeout, a peer
 //     sending a frame every 50 ms is not, and a CLIENT session whose server never answers is.
+//   - idle_holds_nothing (lazy.go): 64 framed sessions exchange a small and a 40 KiB
+//     frame and go idle: a service that reports its buffers (models.ResidentReporter) holds
+//     no send chunks and, with lazy RecvBuffers, no receive buffers within a bounded wait;
+//     a partial frame pending holds exactly one; peers that close or reset mid-frame leave
+//     no pooled buffer behind and no spin. Skipped on backends that report nothing.
+//   - split_frame (lazy.go): framed frames up to 60 KiB written byte by byte and in random
+//     cuts, with other sessions exchanging meanwhile, come back whole; nobody is kicked.
 //
 // A Tracker wraps every handler and checks the callback guarantees on every case.
 //
@@ -138,7 +145,8 @@ func cases() []testCase {
 		testCase{"parity/close_inside", testCloseInside},
 		testCase{"parity/many_services", testManyServices},
 	)
-	return append(cs, hostileCases()...)
+	cs = append(cs, hostileCases()...)
+	return append(cs, lazyCases()...)
 }
 
 // Run runs the contract's cases as t.Run subtests against the registered backend name. If the
