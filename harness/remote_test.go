@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -135,7 +136,7 @@ func TestRemoteLoadsMerge(t *testing.T) {
 	var sum uint64
 	for _, s := range res.Shares {
 		sum += s.Msgs
-		if s.Msgs == 0 || s.CPUNsPerMsg == nil || s.CPUUtil == nil || s.CPUs == 0 || s.ClockRTTNs <= 0 {
+		if s.Msgs == 0 || s.CPUNsPerMsg == nil || s.CPUUtil == nil || s.CPUs == 0 || s.ClockRTTNs <= 0 || (runtime.GOOS == "linux" && s.TCPRetransmits == nil) {
 			t.Errorf("share %+v", s)
 		}
 	}
@@ -205,5 +206,15 @@ func TestRunOverAgents(t *testing.T) {
 	}
 	if reps < 2 { // the capacity probe and the ladder point at least
 		t.Fatalf("%d repetitions", reps)
+	}
+}
+
+func TestParseRetransSegs(t *testing.T) {
+	snmp := "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\nTcp: 1 200 120000 -1 10 5 0 0 2 1000 990 17 0 3 0\nUdp: InDatagrams\nUdp: 4\n"
+	if n, err := parseRetransSegs(snmp); err != nil || n != 17 {
+		t.Fatalf("RetransSegs %d, %v; want 17", n, err)
+	}
+	if _, err := parseRetransSegs("Ip: a\nIp: 1\n"); err == nil {
+		t.Fatal("no Tcp lines: no error")
 	}
 }

@@ -126,6 +126,9 @@ type WireResult struct {
 	PacerLag   time.Duration  `json:"pacer_lag_ns,omitempty"`
 	FirstError string         `json:"first_error,omitempty"`
 	CPUs       int            `json:"cpus"`
+	// Retransmits are the TCP segments sent again in the agent's network namespace during
+	// the load (connect to drain; TCPRetransSegs), nil where unknown.
+	Retransmits *uint64 `json:"tcp_retransmits,omitempty"`
 }
 
 // WireResultOf encodes r.
