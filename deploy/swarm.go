@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iobench/iobench/internal/netem"
 	"sigs.k8s.io/yaml"
 )
 
@@ -200,14 +201,14 @@ func WriteSwarm(w io.Writer, o SwarmOptions) error {
 			"  docker node update --label-add "+RoleLabel+"="+RoleLoad+" NODE...")
 	}
 	if o.Netem != "" {
-		words, _ := ParseNetem(o.Netem)
+		spec, _ := netem.Parse(o.Netem) // validated
 		hdr = append(hdr,
 			"WAN links (netem "+o.Netem+"): applied from each node's host side to both ends of every load",
 			"link (the load containers' and the server container's interface: a delay D adds 2D to a round",
 			"trip), before the coordinator starts its windows:",
 			"  for c in $(docker ps -q -f label=com.docker.swarm.service.name=iobench_"+SwarmServer+") \\",
 			"           $(docker ps -q -f label=com.docker.swarm.service.name=iobench_"+SwarmLoad+"); do",
-			"    nsenter -t $(docker inspect -f '{{.State.Pid}}' $c) -n tc qdisc replace dev eth0 root netem "+strings.Join(words, " "),
+			"    nsenter -t $(docker inspect -f '{{.State.Pid}}' $c) -n tc qdisc replace dev eth0 root netem "+strings.Join(spec.TCArgs(), " "),
 			"  done")
 	}
 	for _, l := range hdr {

@@ -147,7 +147,7 @@ func TestDeployRefuses(t *testing.T) {
 		{"bad suite", []string{"swarm", "--backend", "epoll", "--suite", "long"}, "unknown --suite"},
 		{"bad output", []string{"k8s", "--backend", "epoll", "-o", "xml"}, `-o "xml"`},
 		{"run flag the manifests set", []string{"k8s", "--backend", "epoll", "--", "--out", "x"}, "set by the manifests"},
-		{"bad netem", []string{"swarm", "--backend", "epoll", "--netem", "delay fast"}, "not a duration"},
+		{"bad netem", []string{"swarm", "--backend", "epoll", "--netem", "delay fast"}, `netem: duration "fast"`},
 		{"netem in k8s", []string{"k8s", "--backend", "epoll", "--netem", "delay 5ms"}, "cluster network"},
 		{"fractional deadline", []string{"k8s", "--backend", "epoll", "--deadline", "5"}, "under a minute"},
 	}
@@ -193,7 +193,7 @@ func TestSwarmNetem(t *testing.T) {
 		defer func(f func() error) { haveNetem = f }(haveNetem)
 		haveNetem = func() error { return nil }
 		s, text := printSwarm(t, args[1:]...)
-		for _, want := range []string{"iobench_server", "iobench_load", "tc qdisc replace dev eth0 root netem delay 5ms 1ms loss 0.1%"} {
+		for _, want := range []string{"iobench_server", "iobench_load", "tc qdisc replace dev eth0 root netem delay 5000us 1000us loss 0.1%"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("stack header lacks %q", want)
 			}
@@ -202,31 +202,4 @@ func TestSwarmNetem(t *testing.T) {
 			t.Error("the load service does not carry its netem spec")
 		}
 	})
-}
-
-func TestParseNetem(t *testing.T) {
-	cases := []struct {
-		spec string
-		ok   bool
-	}{
-		{"delay 20ms", true},
-		{"delay 20ms 2ms loss 0.1%", true},
-		{"loss 1% delay 5ms", true},
-		{"", false},
-		{"delay", false},
-		{"delay 20", false},
-		{"loss 0.1", false},
-		{"loss 101%", false},
-		{"delay 5ms delay 6ms", false},
-		{"rate 1mbit", false},
-		{"delay 2h", false},
-	}
-	for _, c := range cases {
-		t.Run(c.spec, func(t *testing.T) {
-			_, err := ParseNetem(c.spec)
-			if (err == nil) != c.ok {
-				t.Errorf("ParseNetem(%q) = %v, want ok=%v", c.spec, err, c.ok)
-			}
-		})
-	}
 }
