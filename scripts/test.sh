@@ -44,7 +44,8 @@ go run ./scripts/hostile || fail=1
 
 step "Docker Swarm stack (scripts/swarm-test.sh: image, single-node swarm, 2 load agents, run.json checked, nothing left)"
 if docker info >/dev/null 2>&1; then
-	scripts/swarm-test.sh || fail=1
+	# Bounded as a whole too (SIGTERM: its trap still removes everything).
+	timeout 900 scripts/swarm-test.sh || fail=1
 elif [ "${CI:-}" = "true" ]; then
 	echo "Docker is required when CI=true (the daemon must be running)"; fail=1
 else
