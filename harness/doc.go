@@ -130,7 +130,8 @@
 // more); idle and churn 5 × 6 × 0.9 s; about 4 minutes on 2 cores, more when windows are
 // measured again for steady state or the machine is slow (a lower capacity means longer
 // windows). The full suite (five ladder workloads with 1.5–3 s windows, idle with 10 000
-// connections, churn, bulk, reconnect, sweep) is planned for about 35 minutes; see Suites.
+// connections, churn, bulk, reconnect, sweep, faults, and the logging and crypto variants
+// with every label doubled) is planned for about 60 minutes; see Suites.
 //
 // # Seams
 //

@@ -20,8 +20,10 @@ import (
 // (LoadResult.Shares): the client side is as saturated as its busiest agent.
 type RemoteLoads struct {
 	Agents []*AgentClient
-	// CPUs of each agent (WireInfo.CPUs; 0: unknown), for the utilisation.
-	CPUs []int
+	// CPUs of each agent (WireInfo.CPUs; 0: unknown), for the utilisation; Pinned the CPUs
+	// each was pinned to (agent --cpus; nil: not pinned).
+	CPUs   []int
+	Pinned [][]int
 }
 
 var _ LoadHost = (*RemoteLoads)(nil)
@@ -259,7 +261,7 @@ func (h *RemoteLoads) merge(ctx context.Context, cfg LoadConfig, shares []*share
 			return nil, fmt.Errorf("load agent %s: %w", s.c.Addr, err)
 		}
 		share := results.AgentShare{Agent: s.c.Addr, Conns: s.cfg.Conns, Msgs: r.Msgs, CPUs: s.status.Result.CPUs,
-			ClockOffsetNs: int64(s.offset), ClockRTTNs: int64(s.rtt)}
+			ClockOffsetNs: int64(s.offset), ClockRTTNs: int64(s.rtt), TCPRetransmits: s.status.Result.Retransmits}
 		if share.CPUs == 0 {
 			share.CPUs = s.cpus
 		}
