@@ -109,20 +109,26 @@ func (r *runner) measureSteady(ctx context.Context, srv Server, l label, w Workl
 	return m
 }
 
-// measure runs one repetition of cell c of w on srv, as label l; fresh says srv has served no
-// load before this one.
-func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c cell, index, round int, fresh bool) measured {
-	m := measured{rep: results.Rep{Index: index, Round: round}}
-	fail := func(err error) measured {
+// failing returns the failure of the repetition m so far: interrupted when ctx ended (not a
+// failure), else failed with err.
+func failing(ctx context.Context, m *measured) func(error) measured {
+	return func(err error) measured {
 		if ctx.Err() != nil {
-			return interruptedRep(m)
+			return interruptedRep(*m)
 		}
 		m.rep.Error = err.Error()
 		if m.rep.Verify == nil {
 			m.rep.Verify = &results.Verify{}
 		}
-		return m
+		return *m
 	}
+}
+
+// measure runs one repetition of cell c of w on srv, as label l; fresh says srv has served no
+// load before this one.
+func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c cell, index, round int, fresh bool) measured {
+	m := measured{rep: results.Rep{Index: index, Round: round}}
+	fail := failing(ctx, &m)
 	if !fresh {
 		if err := srv.WaitReady(0, 10*time.Second); err != nil {
 			return fail(fmt.Errorf("the previous load's sessions did not end: %w", err))

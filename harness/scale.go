@@ -188,16 +188,7 @@ func (s *localServer) Sessions() (int, error) {
 // before, so its RSS before connecting is the empty server's).
 func (r *runner) measureScale(ctx context.Context, srv Server, l label, w Workload, index, round int, fresh bool) measured {
 	m := measured{rep: results.Rep{Index: index, Round: round}}
-	fail := func(err error) measured {
-		if ctx.Err() != nil {
-			return interruptedRep(m)
-		}
-		m.rep.Error = err.Error()
-		if m.rep.Verify == nil {
-			m.rep.Verify = &results.Verify{}
-		}
-		return m
-	}
+	fail := failing(ctx, &m)
 	srv.PrepareWindow(perfUsable() == nil)
 	ss0 := readSockstat()
 	var ss1 sockstat
