@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -322,3 +323,119 @@ func TestServerAndLoadThroughAgent(t *testing.T) {
 }
 
 const quickT = 10 * time.Second
+
+// Bad requests with the right token get one clear 4xx and start nothing.
+func TestBadRequests(t *testing.T) {
+	var log syncBuf
+	a, err := New(Config{Token: "t", Listen: "127.0.0.1:0", Exe: testExe, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	ts := httptest.NewServer(a.Handler())
+	t.Cleanup(ts.Close)
+	huge := `{"backend":"` + strings.Repeat("x", maxBody+10) + `"}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		want                     int
+		msg                      string
+	}{
+		{"garbage", "POST", "/v1/servers", "{not json", 400, "bad request body"},
+		{"unknown field", "POST", "/v1/servers", `{"backend":"netstd","exec":"/bin/sh"}`, 400, "unknown field"},
+		{"no backend", "POST", "/v1/servers", `{}`, 400, "no backend"},
+		{"body over 1 MiB", "POST", "/v1/servers", huge, 400, "too large"},
+		{"bad backend", "POST", "/v1/servers", `{"backend":"nosuch"}`, 409, "nosuch"},
+		{"unknown server", "POST", "/v1/servers/s99/stop", "", 404, "no server"},
+		{"unknown server op", "GET", "/v1/servers/s1/window", "", 404, "no server"},
+		{"unknown load", "GET", "/v1/loads/l7", "", 404, "no load"},
+		{"bad load", "POST", "/v1/loads", `{"target":"127.0.0.1:1","proto":"framed","conns":0,"size":64,"depth":1,"duration_ns":1000000,"warmup_ns":0,"src_base":0,"client_backend":"netstd"}`, 400, "conns"},
+		{"unknown path", "GET", "/v1/nothing", "", 404, ""},
+		{"wrong method", "DELETE", "/v1/servers", "", 405, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, ts.URL+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer t")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || !strings.Contains(string(body), tc.msg) {
+				t.Fatalf("%d %s, want %d with %q", resp.StatusCode, body, tc.want, tc.msg)
+			}
+		})
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.servers) != 0 || len(a.loads) != 0 {
+		t.Fatalf("bad requests left %d servers, %d loads", len(a.servers), len(a.loads))
+	}
+}
+
+// A load share with a bad request body in its wait or go is refused; a share never told to go
+// can be cancelled and deleted, and ends.
+func TestLoadJobControl(t *testing.T) {
+	agentAddr, _ := startAgent(t, "t") // the binary: it links the client backends
+	c := client(t, agentAddr, "t")
+	ctx := context.Background()
+	// A target that accepts and never answers: the share connects and waits for its go.
+	addr := silentServer(t)
+	wl := harness.WireLoad{Target: addr, Proto: "framed", Conns: 2, Size: 64, Depth: 1, Duration: time.Second, ClientBackend: "netstd"}
+	var job struct{ ID string }
+	if err := c.Do(ctx, "POST", "/v1/loads", quickT, wl, &job); err != nil {
+		t.Fatal(err)
+	}
+	var st LoadStatus
+	if err := c.Do(ctx, "GET", "/v1/loads/"+job.ID+"?wait=connected&timeout_ms=10000", 20*time.Second, nil, &st); err != nil || st.State != StateConnected {
+		t.Fatalf("%+v %v", st, err)
+	}
+	for _, q := range []string{"?wait=running", "?timeout_ms=-1", "?timeout_ms=999999999"} {
+		if err := c.Do(ctx, "GET", "/v1/loads/"+job.ID+q, quickT, nil, nil); err == nil {
+			t.Errorf("%s accepted", q)
+		}
+	}
+	if err := c.Do(ctx, "POST", "/v1/loads/"+job.ID+"/go", quickT, map[string]int64{"start_unix_ns": -5}, nil); err == nil {
+		t.Error("a go at a negative instant accepted")
+	}
+	if err := c.Do(ctx, "POST", "/v1/loads/"+job.ID+"/cancel", quickT, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "GET", "/v1/loads/"+job.ID+"?wait=done&timeout_ms=10000", 20*time.Second, nil, &st); err != nil || st.State != StateDone || st.Error == "" {
+		t.Fatalf("cancelled share: %+v %v", st, err)
+	}
+	if err := c.Do(ctx, "DELETE", "/v1/loads/"+job.ID, quickT, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// silentServer accepts connections and never reads or writes.
+func silentServer(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}

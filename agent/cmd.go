@@ -61,7 +61,10 @@ func Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.Token == "" {
 		fmt.Fprintf(stderr, "agent: no token: every process on this host may command this agent\n")
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// A peer that trickles its request is cut off (ReadTimeout covers the body); replies may
+	// take long (long polls, a load's drain), so there is no WriteTimeout.
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	if _, err := fmt.Fprintf(stdout, "listening on %s\n", ln.Addr()); err != nil {
 		ln.Close()
 		return err

@@ -115,12 +115,17 @@ func (a *Agent) startLoad(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer close(j.done)
 		defer cancel()
+		before, rerr := harness.TCPRetransSegs()
 		res, err := harness.Load(ctx, cfg)
 		var wr *harness.WireResult
 		if res != nil {
 			var eerr error
 			if wr, eerr = harness.WireResultOf(res); eerr != nil && err == nil {
 				err = eerr
+			}
+			if after, aerr := harness.TCPRetransSegs(); wr != nil && rerr == nil && aerr == nil && after >= before {
+				n := after - before
+				wr.Retransmits = &n
 			}
 		}
 		j.set(func(s *LoadStatus) {

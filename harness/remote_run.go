@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/iobench/iobench/internal/cli"
@@ -18,19 +20,28 @@ const TokenEnv = "IOBENCH_TOKEN"
 // remoteFlags are run's flags for runs over agents.
 type remoteFlags struct {
 	serverAgent, loadAgents, token string
+	topology, netem                string
+	loaders                        int
 }
 
 func (f *remoteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.serverAgent, "server-agent", "", "HOST:PORT of the `iobench agent` that runs the servers under test (with --load-agents)")
 	fs.StringVar(&f.loadAgents, "load-agents", "", "comma-separated HOST:PORT of the `iobench agent`s that share every load (with --server-agent)")
 	fs.StringVar(&f.token, "token", "", "the agents' shared token (default $"+TokenEnv+")")
+	f.registerTopology(fs)
 }
 
 // apply connects the run to its agents (or builds its topology) and sets c.Servers, c.Loads
 // and c.Topology; cleanup undoes what apply set up.
-func (f *remoteFlags) apply(ctx context.Context, c *RunConfig, stderr interface{ Write([]byte) (int, error) }) (cleanup func(), err error) {
+func (f *remoteFlags) apply(ctx context.Context, c *RunConfig, stderr io.Writer) (cleanup func(), err error) {
 	if f.token == "" {
 		f.token = os.Getenv(TokenEnv)
+	}
+	if f.topology != "" && f.topology != results.TopologyLocal {
+		return f.applyTopology(ctx, c, stderr)
+	}
+	if f.netem != "" {
+		return nil, cli.Usagef("--netem needs --topology netns")
 	}
 	switch {
 	case f.serverAgent == "" && f.loadAgents == "":
@@ -113,6 +124,9 @@ func ConnectAgents(ctx context.Context, server string, loads []string, token str
 		}
 		rl.Agents = append(rl.Agents, lc)
 		rl.CPUs = append(rl.CPUs, info.CPUs)
+		if info.Env != nil {
+			rl.Pinned = append(rl.Pinned, info.Env.Pinning.ServerCPUs)
+		}
 	}
 	return rs, rl, t, nil
 }
@@ -146,6 +160,19 @@ func (r *runner) remoteEnv(env *results.Env) {
 	}
 	env.Loops = r.cfg.Loops
 	env.Topology = r.cfg.Topology
+	env.Pinning.ClientCPUs = nil // the load agents' (on their hosts: the union, as a hint)
+	if rl, ok := r.loads.(*RemoteLoads); ok {
+		seen := map[int]bool{}
+		for _, p := range rl.Pinned {
+			for _, c := range p {
+				if !seen[c] {
+					seen[c] = true
+					env.Pinning.ClientCPUs = append(env.Pinning.ClientCPUs, c)
+				}
+			}
+		}
+		sort.Ints(env.Pinning.ClientCPUs)
+	}
 }
 
 // remoteCores are the server's and the load's core shares of a run over agents.

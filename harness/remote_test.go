@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -135,7 +138,7 @@ func TestRemoteLoadsMerge(t *testing.T) {
 	var sum uint64
 	for _, s := range res.Shares {
 		sum += s.Msgs
-		if s.Msgs == 0 || s.CPUNsPerMsg == nil || s.CPUUtil == nil || s.CPUs == 0 || s.ClockRTTNs <= 0 {
+		if s.Msgs == 0 || s.CPUNsPerMsg == nil || s.CPUUtil == nil || s.CPUs == 0 || s.ClockRTTNs <= 0 || (runtime.GOOS == "linux" && s.TCPRetransmits == nil) {
 			t.Errorf("share %+v", s)
 		}
 	}
@@ -205,5 +208,59 @@ func TestRunOverAgents(t *testing.T) {
 	}
 	if reps < 2 { // the capacity probe and the ladder point at least
 		t.Fatalf("%d repetitions", reps)
+	}
+}
+
+func TestParseRetransSegs(t *testing.T) {
+	snmp := "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\nTcp: 1 200 120000 -1 10 5 0 0 2 1000 990 17 0 3 0\nUdp: InDatagrams\nUdp: 4\n"
+	if n, err := parseRetransSegs(snmp); err != nil || n != 17 {
+		t.Fatalf("RetransSegs %d, %v; want 17", n, err)
+	}
+	if _, err := parseRetransSegs("Ip: a\nIp: 1\n"); err == nil {
+		t.Fatal("no Tcp lines: no error")
+	}
+}
+
+// Every field of LoadConfig that is not a callback crosses the wire: a field added to
+// LoadConfig and forgotten in WireLoad fails here.
+func TestWireLoadCoversLoadConfig(t *testing.T) {
+	var c LoadConfig
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(i + 3))
+		case reflect.Uint32:
+			f.SetUint(uint64(i + 3))
+		case reflect.Float64:
+			f.SetFloat(float64(i) + 0.5)
+		case reflect.String:
+			f.SetString(fmt.Sprint("s", i))
+		case reflect.Func:
+		case reflect.Struct: // StartAt: set by the coordinator at go time, not sent
+		default:
+			t.Fatalf("LoadConfig.%s: kind %v not covered by this test", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	c.DuringWindow = func(func()) {}
+	got := WireLoadOf(c).config()
+	gv := reflect.ValueOf(got)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		switch v.Field(i).Kind() {
+		case reflect.Func:
+			if name == "DuringWindow" && gv.Field(i).IsNil() {
+				t.Errorf("DuringWindow lost (MarkAtWindow)")
+			}
+			continue
+		case reflect.Struct:
+			continue
+		}
+		if !reflect.DeepEqual(v.Field(i).Interface(), gv.Field(i).Interface()) {
+			t.Errorf("LoadConfig.%s = %v does not cross the wire (got %v)", name, v.Field(i).Interface(), gv.Field(i).Interface())
+		}
 	}
 }

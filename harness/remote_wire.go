@@ -22,22 +22,27 @@ import (
 // coordinator at the window's edges, DuringWindow's mark is taken by the agent at its window
 // start (MarkAtWindow).
 type WireLoad struct {
-	Target            string        `json:"target"`
-	Proto             string        `json:"proto"`
-	Broadcast         bool          `json:"broadcast,omitempty"`
-	Room              int           `json:"room,omitempty"`
-	Conns             int           `json:"conns"`
-	Size              int           `json:"size"`
-	Depth             int           `json:"depth,omitempty"`
-	Rate              float64       `json:"rate,omitempty"`
-	Burst             int           `json:"burst,omitempty"`
-	ConnectTimeout    time.Duration `json:"connect_timeout_ns,omitempty"`
-	Warmup            time.Duration `json:"warmup_ns"`
-	Duration          time.Duration `json:"duration_ns"`
-	Drain             time.Duration `json:"drain_ns,omitempty"`
-	SrcBase           uint32        `json:"src_base"`
-	IdleConns         int           `json:"idle_conns,omitempty"`
-	Heartbeat         time.Duration `json:"heartbeat_ns,omitempty"`
+	Target         string        `json:"target"`
+	Proto          string        `json:"proto"`
+	Broadcast      bool          `json:"broadcast,omitempty"`
+	Room           int           `json:"room,omitempty"`
+	Conns          int           `json:"conns"`
+	Size           int           `json:"size"`
+	Depth          int           `json:"depth,omitempty"`
+	Rate           float64       `json:"rate,omitempty"`
+	Burst          int           `json:"burst,omitempty"`
+	ConnectTimeout time.Duration `json:"connect_timeout_ns,omitempty"`
+	Warmup         time.Duration `json:"warmup_ns"`
+	Duration       time.Duration `json:"duration_ns"`
+	Drain          time.Duration `json:"drain_ns,omitempty"`
+	SrcBase        uint32        `json:"src_base"`
+	IdleConns      int           `json:"idle_conns,omitempty"`
+	Heartbeat      time.Duration `json:"heartbeat_ns,omitempty"`
+	// IdleDriver, SrcPerAddr, ConnectWindow: the heartbeat driver's (its ServerSessions
+	// callback does not cross the wire: an agent's driver connects without that bound).
+	IdleDriver        bool          `json:"idle_driver,omitempty"`
+	SrcPerAddr        int           `json:"src_per_addr,omitempty"`
+	ConnectWindow     int           `json:"connect_window,omitempty"`
 	OneShot           bool          `json:"one_shot,omitempty"`
 	Churn             bool          `json:"churn,omitempty"`
 	ReconnectDelay    time.Duration `json:"reconnect_delay_ns,omitempty"`
@@ -45,6 +50,8 @@ type WireLoad struct {
 	MarkAtWindow      bool          `json:"mark_at_window,omitempty"`
 	ClientBackend     string        `json:"client_backend"`
 	Loops             int           `json:"loops,omitempty"`
+	// ScheduleConns: the heartbeat driver's whole schedule when this is one share of it.
+	ScheduleConns int `json:"schedule_conns,omitempty"`
 }
 
 // WireLoadOf is the wire form of cfg (its callbacks dropped; DuringWindow becomes MarkAtWindow).
@@ -52,26 +59,31 @@ func WireLoadOf(cfg LoadConfig) WireLoad {
 	return WireLoad{Target: cfg.Target, Proto: string(cfg.Proto), Broadcast: cfg.Broadcast, Room: cfg.Room,
 		Conns: cfg.Conns, Size: cfg.Size, Depth: cfg.Depth, Rate: cfg.Rate, Burst: cfg.Burst,
 		ConnectTimeout: cfg.ConnectTimeout, Warmup: cfg.Warmup, Duration: cfg.Duration, Drain: cfg.Drain,
-		SrcBase: cfg.SrcBase, IdleConns: cfg.IdleConns, Heartbeat: cfg.Heartbeat, OneShot: cfg.OneShot,
+		SrcBase: cfg.SrcBase, IdleConns: cfg.IdleConns, Heartbeat: cfg.Heartbeat, IdleDriver: cfg.IdleDriver,
+		SrcPerAddr: cfg.SrcPerAddr, ConnectWindow: cfg.ConnectWindow, OneShot: cfg.OneShot,
 		Churn: cfg.Churn, ReconnectDelay: cfg.ReconnectDelay, ExpectDisconnects: cfg.ExpectDisconnects,
-		MarkAtWindow: cfg.DuringWindow != nil, ClientBackend: cfg.ClientBackend, Loops: cfg.Loops}
+		MarkAtWindow: cfg.DuringWindow != nil, ClientBackend: cfg.ClientBackend, Loops: cfg.Loops,
+		ScheduleConns: cfg.ScheduleConns}
 }
 
 // Config is the LoadConfig w describes, validated (an agent refuses a bad one with 400).
 func (w WireLoad) Config() (LoadConfig, error) {
-	p, err := proto.Parse(w.Proto)
-	if err != nil {
-		return LoadConfig{}, err
-	}
-	c := LoadConfig{Target: w.Target, Proto: p, Broadcast: w.Broadcast, Room: w.Room, Conns: w.Conns,
+	c := w.config()
+	return c, c.Validate()
+}
+
+func (w WireLoad) config() LoadConfig {
+	c := LoadConfig{Target: w.Target, Proto: proto.Name(w.Proto), IdleDriver: w.IdleDriver, SrcPerAddr: w.SrcPerAddr,
+		ConnectWindow: w.ConnectWindow, Broadcast: w.Broadcast, Room: w.Room, Conns: w.Conns,
 		Size: w.Size, Depth: w.Depth, Rate: w.Rate, Burst: w.Burst, ConnectTimeout: w.ConnectTimeout,
 		Warmup: w.Warmup, Duration: w.Duration, Drain: w.Drain, SrcBase: w.SrcBase, IdleConns: w.IdleConns,
 		Heartbeat: w.Heartbeat, OneShot: w.OneShot, Churn: w.Churn, ReconnectDelay: w.ReconnectDelay,
-		ExpectDisconnects: w.ExpectDisconnects, ClientBackend: w.ClientBackend, Loops: w.Loops}
+		ExpectDisconnects: w.ExpectDisconnects, ClientBackend: w.ClientBackend, Loops: w.Loops,
+		ScheduleConns: w.ScheduleConns}
 	if w.MarkAtWindow {
 		c.DuringWindow = func(mark func()) { mark() }
 	}
-	return c, c.Validate()
+	return c
 }
 
 // WireHist is one HDR histogram in the V2 compressed encoding (results.NewLatencyHistogram's
@@ -126,13 +138,21 @@ type WireResult struct {
 	PacerLag   time.Duration  `json:"pacer_lag_ns,omitempty"`
 	FirstError string         `json:"first_error,omitempty"`
 	CPUs       int            `json:"cpus"`
+	// HB, ConnectTime and SourceAddrs are the heartbeat driver's (LoadResult's fields).
+	HB          *results.Heartbeats `json:"heartbeats_account,omitempty"`
+	ConnectTime time.Duration       `json:"connect_time_ns,omitempty"`
+	SourceAddrs int                 `json:"source_addrs,omitempty"`
+	// Retransmits are the TCP segments sent again in the agent's network namespace during
+	// the load (connect to drain; TCPRetransSegs), nil where unknown.
+	Retransmits *uint64 `json:"tcp_retransmits,omitempty"`
 }
 
 // WireResultOf encodes r.
 func WireResultOf(r *LoadResult) (*WireResult, error) {
 	w := &WireResult{Window: r.Window, Msgs: r.Msgs, Bytes: r.Bytes, Heartbeats: r.Heartbeats,
 		SliceMsgs: r.SliceMsgs, Verify: r.Verify, Errors: r.Errors, ClientCPU: r.ClientCPU,
-		Connected: r.Connected, PacerLag: r.PacerLag, FirstError: r.FirstError, CPUs: len(allowedCPUs())}
+		Connected: r.Connected, PacerLag: r.PacerLag, FirstError: r.FirstError, CPUs: len(allowedCPUs()),
+		HB: r.HB, ConnectTime: r.ConnectTime, SourceAddrs: r.SourceAddrs}
 	if r.Hist != nil {
 		h, err := wireHist(r.Hist)
 		if err != nil {
@@ -155,7 +175,8 @@ func WireResultOf(r *LoadResult) (*WireResult, error) {
 func (w *WireResult) Result(cfg LoadConfig, shift time.Duration) (*LoadResult, error) {
 	r := &LoadResult{Config: cfg, Window: w.Window, Msgs: w.Msgs, Bytes: w.Bytes, Heartbeats: w.Heartbeats,
 		SliceMsgs: w.SliceMsgs, Verify: w.Verify, Errors: w.Errors, ClientCPU: w.ClientCPU,
-		Connected: w.Connected, PacerLag: w.PacerLag, FirstError: w.FirstError}
+		Connected: w.Connected, PacerLag: w.PacerLag, FirstError: w.FirstError, HB: w.HB,
+		ConnectTime: w.ConnectTime, SourceAddrs: w.SourceAddrs}
 	ms := shift.Milliseconds()
 	if w.Hist != nil {
 		h, err := w.Hist.hist(ms)

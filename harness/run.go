@@ -94,7 +94,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("run", stderr)
 	var c RunConfig
 	var backends, scenarios, ladder, conns string
-	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~38 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
+	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~60 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
 	fs.StringVar(&conns, "conns", "", "scale suite: comma-separated connection counts (default 1000,4000,16000,100000; counts above this machine's limit are refused)")
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")

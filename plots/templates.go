@@ -84,8 +84,8 @@ ul.verdicts li { margin: 2px 0; font-size: 14px; } ul.flags li { margin: 2px 0; 
 
 <h2 id="machines">Machines and runs</h2>
 <table>
-<tr><th class="l">host</th><th class="l">os / kernel</th><th class="l">cpu</th><th>cores</th><th>GOMAXPROCS</th><th>loops</th><th class="l">go</th><th class="l">pinning (server / client)</th><th class="l">commit</th><th class="l">runs</th><th class="l">notes</th></tr>
-{{range .Hosts}}<tr><td class="l">{{.Label}}</td><td class="l">{{.Env.OS}}/{{.Env.Arch}} {{.Env.Kernel}}{{if .Env.UnderWine}} <span class="tag">under Wine: not Windows numbers</span>{{end}}</td>
+<tr><th class="l">host</th><th class="l">topology</th><th class="l">os / kernel</th><th class="l">cpu</th><th>cores</th><th>GOMAXPROCS</th><th>loops</th><th class="l">go</th><th class="l">pinning (server / client)</th><th class="l">commit</th><th class="l">runs</th><th class="l">notes</th></tr>
+{{range .Hosts}}<tr><td class="l">{{.Label}}</td><td class="l">{{.Env.Topology.Describe}}</td><td class="l">{{.Env.OS}}/{{.Env.Arch}} {{.Env.Kernel}}{{if .Env.UnderWine}} <span class="tag">under Wine: not Windows numbers</span>{{end}}</td>
 <td class="l">{{.Env.CPUModel}}</td><td>{{.Env.Cores}}</td><td>{{.Env.GOMAXPROCS}}</td><td>{{.Env.Loops}}</td><td class="l">{{.Env.GoVersion}}</td>
 <td class="l">{{cpus .Env.Pinning.ServerCPUs}} / {{cpus .Env.Pinning.ClientCPUs}}</td><td class="l">{{.Env.IobenchCommit}}</td>
 <td class="l">{{range .Runs}}{{.}}<br>{{end}}</td><td class="l">{{.Env.Notes}}</td></tr>
@@ -222,9 +222,9 @@ Best label per metric, margin over the runner-up, Mann–Whitney U p (α = 0.05;
 {{end}}{{end}}
 ## Machines and runs
 
-| host | os / kernel | cpu | cores | GOMAXPROCS | pinning server / client | go | notes |
-|---|---|---|---|---|---|---|---|
-{{range .Hosts}}| {{.Label}} | {{.Env.OS}}/{{.Env.Arch}} {{mdrow .Env.Kernel}}{{if .Env.UnderWine}} (Wine: not Windows numbers){{end}} | {{.Env.CPUModel}} | {{.Env.Cores}} | {{.Env.GOMAXPROCS}} | {{cpus .Env.Pinning.ServerCPUs}} / {{cpus .Env.Pinning.ClientCPUs}} | {{.Env.GoVersion}} | {{mdrow .Env.Notes}} |
+| host | topology | os / kernel | cpu | cores | GOMAXPROCS | pinning server / client | go | notes |
+|---|---|---|---|---|---|---|---|---|
+{{range .Hosts}}| {{.Label}} | {{mdrow .Env.Topology.Describe}} | {{.Env.OS}}/{{.Env.Arch}} {{mdrow .Env.Kernel}}{{if .Env.UnderWine}} (Wine: not Windows numbers){{end}} | {{.Env.CPUModel}} | {{.Env.Cores}} | {{.Env.GOMAXPROCS}} | {{cpus .Env.Pinning.ServerCPUs}} / {{cpus .Env.Pinning.ClientCPUs}} | {{.Env.GoVersion}} | {{mdrow .Env.Notes}} |
 {{end}}
 | run | file | suite | when | speed index | notes |
 |---|---|---|---|---|---|

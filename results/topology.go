@@ -112,6 +112,10 @@ type AgentShare struct {
 	CPUNsPerMsg *float64 `json:"cpu_ns_per_msg"`
 	CPUUtil     *float64 `json:"cpu_util"`
 	CPUs        int      `json:"cpus"`
+	// TCPRetransmits are the TCP segments its network namespace sent again during the load
+	// (connect to drain; /proc/net/snmp RetransSegs; on a shared host every connection of
+	// the host), nil where unknown.
+	TCPRetransmits *uint64 `json:"tcp_retransmits,omitempty"`
 	// ClockOffsetNs and ClockRTTNs: the estimate its start instant was converted with.
 	ClockOffsetNs int64 `json:"clock_offset_ns"`
 	ClockRTTNs    int64 `json:"clock_rtt_ns"`
@@ -127,4 +131,49 @@ func MaxAgentUtil(shares []AgentShare) *float64 {
 		}
 	}
 	return m
+}
+
+// Describe is the topology for the report's machine table: kind, engine, link, hosts with
+// their addresses, netem and the largest clock-offset uncertainty.
+func (t *Topology) Describe() string {
+	if t == nil {
+		return "local (not recorded)"
+	}
+	parts := []string{t.Kind}
+	if t.Engine != "" {
+		parts = append(parts, "engine "+t.Engine)
+	}
+	if t.Link != "" {
+		parts = append(parts, "link "+t.Link)
+	}
+	var hosts []string
+	var rtt int64
+	for _, h := range t.Hosts {
+		if h.Role == RoleCoordinator {
+			continue
+		}
+		s := h.Role + " " + h.Hostname
+		if h.Addr != "" {
+			s += " " + h.Addr
+		}
+		if h.CPUs > 0 {
+			s += fmt.Sprintf(" %d cpu", h.CPUs)
+		}
+		hosts = append(hosts, s)
+		if h.ClockRTTNs != nil {
+			rtt = max(rtt, *h.ClockRTTNs)
+		}
+	}
+	if len(hosts) > 0 {
+		parts = append(parts, strings.Join(hosts, ", "))
+	}
+	if t.Netem != nil {
+		parts = append(parts, "netem "+t.Netem.Spec+" each way ("+t.Netem.Impl+")")
+	} else if t.Kind != TopologyLocal {
+		parts = append(parts, "no netem")
+	}
+	if rtt > 0 {
+		parts = append(parts, fmt.Sprintf("clock offsets within ±%.2f ms", float64(rtt)/2e6))
+	}
+	return strings.Join(parts, "; ")
 }
