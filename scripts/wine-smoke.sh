@@ -43,7 +43,7 @@ done
 	--reps 1 --rate 1000 --aa none --no-report --out winefaults > "$work/faults.txt" 2>&1) ||
 	{ cat "$work/faults.txt"; echo "wine-smoke: the faults scenario failed under Wine"; exit 1; }
 grep -E '^\[[0-9]+/[0-9]+\] .* faults ' "$work/faults.txt"
-tr -d ' \n' < "$work/winefaults/run.json" | grep -oE '"recovery_ns":\{[^}]*\},"back":[0-9]+,"in_flight":[0-9]+,"after_kill":[0-9]+,"lost":[0-9]+' ||
+tr -d ' \n' < "$work/winefaults/run.json" | grep -oE '"recovery_ns":\{[^}]*\},"back":[0-9]+,"sessions_ended":[0-9]+,"in_flight":[0-9]+,"after_kill":[0-9]+,"lost":[0-9]+' ||
 	{ echo "wine-smoke: no faults account in winefaults/run.json"; exit 1; }
 
 status=0
