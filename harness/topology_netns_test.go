@@ -80,7 +80,8 @@ func TestNetnsTopologyNetem(t *testing.T) {
 	c := RunConfig{Suite: "quick", Workloads: []Workload{w}, Reps: 1, Ladder: []float64{0.5}, Backends: []string{"netstd"},
 		AA: AANone, Out: t.TempDir(), NoReport: true, Exe: testExe, Duration: 300 * time.Millisecond,
 		Warmup: 100 * time.Millisecond, speedProbe: func() (float64, float64, error) { return 10e6, 25e3, nil }}
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	var stderr lockedBuffer // the agents' lines come from other goroutines
 	f := remoteFlags{topology: results.TopologyNetns, loaders: 2, netem: "delay 5ms"}
 	cleanup, err := f.apply(context.Background(), &c, &stderr)
 	if err != nil {
