@@ -14,6 +14,8 @@
 # folder): no shell, no perf, no git. What a probe cannot see inside a container (perf
 # syscall counts without perf, the host's other processes) is recorded as null, as everywhere.
 FROM scratch
+# The label lets scripts/docker-image.sh prune the untagged images its rebuilds leave.
+LABEL org.opencontainers.image.title=iobench
 COPY iobench /iobench
 # WORKDIR creates the folder in the image, so a volume mounted there starts empty and writable.
 WORKDIR /results

@@ -59,10 +59,14 @@ func (c *Coordinator) Agents(ctx context.Context, stderr io.Writer) (server stri
 			case <-time.After(500 * time.Millisecond):
 			}
 		}
-		server, loads, last = c.try(ctx, lookup, dial)
-		if last == nil {
+		server, loads, err = c.try(ctx, lookup, dial)
+		if err == nil {
 			return server, loads, nil
 		}
+		if dl, _ := ctx.Deadline(); attempt > 0 && !time.Now().Before(dl) {
+			continue // cut short by the deadline: the previous attempt's reason is the one to give
+		}
+		last = err
 		var tooMany *tooManyError
 		if errors.As(last, &tooMany) {
 			return "", nil, cli.Failure(last)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/iobench/iobench/internal/cli"
+	"github.com/iobench/iobench/internal/netem"
 )
 
 // DefaultImage is the tag scripts/docker-image.sh gives the image the Dockerfile builds.
@@ -85,7 +86,7 @@ func (o *Options) validate() error {
 		}
 	}
 	if o.Netem != "" {
-		if _, err := ParseNetem(o.Netem); err != nil {
+		if _, err := netem.Parse(o.Netem); err != nil {
 			return cli.Usage(err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iobench/iobench/internal/netem"
 	"sigs.k8s.io/yaml"
 )
 
@@ -106,7 +107,7 @@ func Swarm(o SwarmOptions) (*Compose, error) {
 		o.Secret = SecretName
 	}
 	if o.Netem != "" {
-		if err := netemQdisc(); err != nil {
+		if err := haveNetem(); err != nil {
 			return nil, err
 		}
 	}
@@ -160,6 +161,9 @@ func Swarm(o SwarmOptions) (*Compose, error) {
 	}, nil
 }
 
+// haveNetem is netemQdisc, replaced in tests to print the stack of a kernel that has it.
+var haveNetem = netemQdisc
+
 func cpuResources(cpus int, reserve bool) ComposeResources {
 	r := ComposeResources{Limits: map[string]string{"cpus": strconv.Itoa(cpus) + ".0"}}
 	if reserve {
@@ -197,12 +201,14 @@ func WriteSwarm(w io.Writer, o SwarmOptions) error {
 			"  docker node update --label-add "+RoleLabel+"="+RoleLoad+" NODE...")
 	}
 	if o.Netem != "" {
-		words, _ := ParseNetem(o.Netem)
+		spec, _ := netem.Parse(o.Netem) // validated
 		hdr = append(hdr,
-			"WAN links (netem "+o.Netem+"): applied from each node's host side to every load container's",
-			"interface, before the coordinator starts its windows:",
-			"  for c in $(docker ps -q -f label=com.docker.swarm.service.name=iobench_load); do",
-			"    nsenter -t $(docker inspect -f '{{.State.Pid}}' $c) -n tc qdisc replace dev eth0 root netem "+strings.Join(words, " "),
+			"WAN links (netem "+o.Netem+"): applied from each node's host side to both ends of every load",
+			"link (the load containers' and the server container's interface: a delay D adds 2D to a round",
+			"trip), before the coordinator starts its windows:",
+			"  for c in $(docker ps -q -f label=com.docker.swarm.service.name=iobench_"+SwarmServer+") \\",
+			"           $(docker ps -q -f label=com.docker.swarm.service.name=iobench_"+SwarmLoad+"); do",
+			"    nsenter -t $(docker inspect -f '{{.State.Pid}}' $c) -n tc qdisc replace dev eth0 root netem "+strings.Join(spec.TCArgs(), " "),
 			"  done")
 	}
 	for _, l := range hdr {

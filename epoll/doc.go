@@ -22,10 +22,16 @@
 //   - Connect: a CLIENT session is a non-blocking connect(2) registered for EPOLLOUT; it
 //     completes when the socket is writable and SO_ERROR is 0. CLIENT_AUTO_RECONNECT redials
 //     a session that ended (or failed) after ReconnectDelay.
-//   - Read: one read(2) per readiness event into the RecvBuffer, then OnRecv through
-//     RecvBuffer.Deliver. A read shorter than the free space means the socket is drained, so
-//     there is no extra read just to collect EAGAIN; a read that filled the buffer is followed
-//     by up to three more after OnRecv made room.
+//   - Read: one read(2) per readiness event into the loop's scratch buffer (RecvBufferSize
+//     bytes, one per loop), then OnRecv in place through SessionCore.ReceivedFrom
+//     (RecvBuffer.DeliverFrom): the session's RecvBuffer is lazy (models.RecvBuffer.InitLazy)
+//     and takes memory from the service's RecvPool only for a partial frame left at the end
+//     of a read, giving it back once the frame is consumed, so an idle session holds no
+//     receive buffer (models doc, "Idle sessions hold no buffers"; the README has the RSS per
+//     idle connection). A read shorter than the scratch buffer means the socket is drained,
+//     so there is no extra read just to collect EAGAIN; a full one is followed by up to three
+//     more. RecvEnv=resident reads into each session's own RecvBuffer instead (the first
+//     design, kept measurable).
 //   - Write: Send copies into the SendQueue (models.SendQueue.Push). The writer's turn goes to
 //     the loop, which writes everything queued with one writev(2) of up to Config.MaxGather
 //     iovecs from a loop-owned array (no allocation per write). When the Send happens inside a

@@ -38,6 +38,13 @@
 //     messages back to back per pacer event (LoadConfig.Burst). Broadcast rates count
 //     delivered messages, like its msgs/s (the load generator paces sends: rate / room size).
 //
+// The scale suite (scale.go) runs the idle scenario at growing connection counts up to the
+// machine's ceiling (RLIMIT_NOFILE raised as far as allowed; a count above it stops with one
+// line naming the limit), on the heartbeat driver (heartbeat.go: epoll workers and a timer
+// ring, no goroutine per connection, source addresses spread over 127.0.0.0/8), and records
+// per count the connect time, RSS per connection (total and above the empty server), the
+// kernel's socket memory and the heartbeats' delivery (due, sent, answered, late).
+//
 // idle (memory per connection with heartbeats), churn (connection rate), bulk (bandwidth),
 // reconnect (time until back) and sweep (its own open-loop search for the rate meeting a p99
 // objective) have no offered message rate to equalise and run as their workloads say. faults
@@ -123,7 +130,8 @@
 // more); idle and churn 5 × 6 × 0.9 s; about 4 minutes on 2 cores, more when windows are
 // measured again for steady state or the machine is slow (a lower capacity means longer
 // windows). The full suite (five ladder workloads with 1.5–3 s windows, idle with 10 000
-// connections, churn, bulk, reconnect, sweep) is planned for about 35 minutes; see Suites.
+// connections, churn, bulk, reconnect, sweep, faults, and the logging and crypto variants
+// with every label doubled) is planned for about 60 minutes; see Suites.
 //
 // # Seams
 //

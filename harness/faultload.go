@@ -38,6 +38,11 @@ type steadyConfig struct {
 	Loops          int
 	ReconnectDelay time.Duration // default 1 ms
 	Drain          time.Duration // no reply for this long ends the drain (default 2 s)
+	// IdleTimeout, when set, kicks a client session that receives nothing for that long
+	// (models.ServiceOptions.IdleTimeout): a session left hanging by a dead server that never
+	// reset it (under Wine the killed process's sockets live on in wineserver, whose listening
+	// socket still completes handshakes) then ends and reconnects.
+	IdleTimeout time.Duration
 	// During runs in its own goroutine from the start of the window until it returns (it must
 	// return by ctx's end: the window's end cancels ctx).
 	During func(ctx context.Context, l *steadyLoad)
@@ -80,6 +85,7 @@ type sconn struct {
 	codec    proto.Client
 	s        models.Session // nil while down
 	led      proto.Ledger
+	upAt     int64 // when the current session came up
 	nextSend uint64
 	nextRecv uint64
 	times    []int64 // intended send times of this session's messages in flight, FIFO
@@ -103,6 +109,7 @@ type steadyResult struct {
 	// session at the end.
 	DownsBeforeKill uint64
 	LiveAtEnd       int
+	LiveUps         []int64 // when each connection's session alive at the end came up
 	Kills           []int64
 	Ledgers         []*proto.Ledger
 	PacerLag        time.Duration
@@ -125,12 +132,14 @@ func (l *steadyLoad) MarkKill() int64 {
 	return t
 }
 
-// BeginKill marks the signal of a kill and Reaped the end of the dying server (its process
-// reaped): the kill spans the two. A session whose life overlaps the span was ended by the
-// kill, even one the dying server's kernel accepted after the signal and reset before the
-// process was reaped: OnDisconnect records such a session's end as a kill instant too, so its
-// unanswered messages are classified against the kill (never lost). Only the old server can
-// hold a session during the span: the new one starts after it.
+// BeginKill marks the signal of a kill and Reaped the end of the dying server: the kill spans
+// the two. A session whose life overlaps the span was ended by the kill, even one the dying
+// server's kernel accepted after the signal and reset later: OnDisconnect records such a
+// session's end as a kill instant too, so its unanswered messages are classified against the
+// kill (never lost). The span ends when the new server listens, not when the old process is
+// reaped: a killed io_uring server's ring is torn down by a kernel worker after the reap, and
+// its listening socket still completes handshakes until then (the new server cannot bind the
+// port before it is gone, so only the old server can hold a session during the span).
 func (l *steadyLoad) BeginKill() int64 {
 	t := l.MarkKill()
 	l.dying.Store(true)
@@ -141,6 +150,30 @@ func (l *steadyLoad) BeginKill() int64 {
 func (l *steadyLoad) Reaped() int64 {
 	l.dying.Store(false)
 	return l.MarkKill()
+}
+
+// newSteadyLoad is the state of a steady load with shards histogram shards, before its engine.
+func newSteadyLoad(cfg steadyConfig, shards int) (*steadyLoad, error) {
+	l := &steadyLoad{cfg: cfg, free: make(chan *sconn, cfg.Conns)}
+	l.winFrom.Store(1<<62 - 1)
+	l.winTo.Store(1<<62 - 1)
+	for range max(shards, 1) {
+		sh := &steadyShard{}
+		for range len(cfg.Phases) + 1 {
+			sh.phases = append(sh.phases, newHist())
+		}
+		l.shards = append(l.shards, sh)
+	}
+	for i := range cfg.Conns {
+		codec, err := proto.NewClient(cfg.Proto, cfg.Size, uint32(i))
+		if err != nil {
+			return nil, err
+		}
+		c := &sconn{src: uint32(i), codec: codec, sh: l.shards[i%len(l.shards)]}
+		l.conns = append(l.conns, c)
+		l.free <- c
+	}
+	return l, nil
 }
 
 // runSteady runs one steady load.
@@ -157,35 +190,20 @@ func runSteady(ctx context.Context, cfg steadyConfig) (*steadyResult, error) {
 	if cfg.ClientBackend == "" {
 		cfg.ClientBackend = DefaultClientBackend()
 	}
-	l := &steadyLoad{cfg: cfg, free: make(chan *sconn, cfg.Conns)}
-	l.winFrom.Store(1<<62 - 1)
-	l.winTo.Store(1<<62 - 1)
 	ecfg, err := models.Config{Loops: cfg.Loops, PoolSize: cfg.Conns}.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
-	for range max(ecfg.Loops, 1) {
-		sh := &steadyShard{}
-		for range len(cfg.Phases) + 1 {
-			sh.phases = append(sh.phases, newHist())
-		}
-		l.shards = append(l.shards, sh)
-	}
-	for i := range cfg.Conns {
-		codec, err := proto.NewClient(cfg.Proto, cfg.Size, uint32(i))
-		if err != nil {
-			return nil, err
-		}
-		c := &sconn{src: uint32(i), codec: codec, sh: l.shards[i%len(l.shards)]}
-		l.conns = append(l.conns, c)
-		l.free <- c
+	l, err := newSteadyLoad(cfg, ecfg.Loops)
+	if err != nil {
+		return nil, err
 	}
 	if l.eng, err = models.Open(cfg.ClientBackend, ecfg); err != nil {
 		return nil, fmt.Errorf("client backend: %w", err)
 	}
 	defer l.close()
 	opt := models.ServiceOptions{Type: models.ServiceClientAutoReconnect, Conns: cfg.Conns, PoolSize: cfg.Conns,
-		ReconnectDelay: cfg.ReconnectDelay}
+		ReconnectDelay: cfg.ReconnectDelay, IdleTimeout: cfg.IdleTimeout}
 	if l.svc, err = l.eng.Connect(cfg.Target, steadyHandler{l}, opt); err != nil {
 		return nil, fmt.Errorf("connect %s: %w", cfg.Target, err)
 	}
@@ -285,20 +303,23 @@ func (c *sconn) send(l *steadyLoad, t int64) {
 	c.s.Send(c.buf)
 }
 
-// drain waits until nothing is owed, no reply has come for Drain, or 30 s.
+// drain waits until nothing is owed and every connection has a session (one still coming
+// back from a kill), no reply has come for Drain, or 30 s.
 func (l *steadyLoad) drain(ctx context.Context) {
 	t0 := time.Now()
 	l.lastRecv.Store(nowNs())
 	for time.Since(t0) < drainCap {
-		owed := 0
+		owed, down := 0, 0
 		for _, c := range l.conns {
 			c.mu.Lock()
 			if c.s != nil {
 				owed += len(c.times) - c.head
+			} else {
+				down++
 			}
 			c.mu.Unlock()
 		}
-		if owed == 0 || time.Duration(nowNs()-l.lastRecv.Load()) > l.cfg.Drain {
+		if owed == 0 && down == 0 || time.Duration(nowNs()-l.lastRecv.Load()) > max(l.cfg.Drain, 2*l.cfg.IdleTimeout) {
 			return
 		}
 		if !sleepCtx(ctx, 5*time.Millisecond) {
@@ -322,6 +343,7 @@ func (l *steadyLoad) collect() *steadyResult {
 		if c.s != nil {
 			live = c.times[c.head:]
 			res.LiveAtEnd++
+			res.LiveUps = append(res.LiveUps, c.upAt)
 		}
 		res.Unanswered = res.Unanswered.Add(c.led.Tally(kills, live))
 		res.Ledgers = append(res.Ledgers, &c.led)
@@ -377,7 +399,8 @@ func (h steadyHandler) OnConnect(s models.Session) {
 	}
 	c.mu.Lock()
 	c.s = s
-	c.led.Up(nowNs())
+	c.upAt = nowNs()
+	c.led.Up(c.upAt)
 	c.mu.Unlock()
 	s.SetUserData(c)
 	l.up.Add(1)

@@ -28,7 +28,7 @@ import (
 //
 // The steady connections' p99 in the first three quarters is the resets' effect. The kill's
 // recovery is from the kill's instant (recorded before the signal) to the first and the last
-// connection with a session again (proto.Recovery). Every message never answered is
+// connection whose session alive at the end came up. Every message never answered is
 // classified (proto.ClassifyUnanswered): sent before the kill on a session it ended is in
 // flight, sent after the kill before the end was seen is after-kill, anything else is lost and
 // fails the repetition, as does a connection that did not come back, a steady connection that
@@ -49,6 +49,7 @@ func (r *runner) measureFaults(ctx context.Context, srv Server, w Workload, inde
 		cfg.Loops = len(r.clientCPUs)
 	}
 	cfg.BeforeTraffic = func() error { return srv.WaitReady(w.Conns, 10*time.Second) }
+	cfg.IdleTimeout = faultsIdleTimeout(w.Rate, w.Conns)
 	var crash crasher = wholeCrash{srv}
 	if c, ok := srv.(crasher); ok {
 		crash = c
@@ -102,24 +103,28 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 		if !at(q[0]) {
 			return
 		}
+		// The resets run on their own: a slow connect (under Wine) must not delay the kill.
 		rctx, cancel := context.WithTimeout(ctx, q[1]-q[0])
-		injectResets(rctx, cfg.Target, cfg.Proto, cfg.Size, resetConns, &injected, &failed)
-		cancel()
+		defer cancel()
+		var resets sync.WaitGroup
+		resets.Add(1)
+		go func() {
+			defer resets.Done()
+			injectResets(rctx, cfg.Target, cfg.Proto, cfg.Size, resetConns, &injected, &failed)
+		}()
+		defer resets.Wait()
 		if crash == nil || !at(q[2]) {
 			return
 		}
 		killAt = l.BeginKill()
 		t0 := time.Now()
-		if crashErr = crash.kill(); crashErr != nil {
-			return
+		if crashErr = crash.kill(); crashErr == nil {
+			crashErr = crash.restart(outer) // it may outlast the window: the drain waits for it
 		}
-		// The process is reaped: until now its kernel side could still complete a client's
-		// handshake (a session that comes up after the signal and dies at once). The kill
-		// spans the signal to this instant (steadyLoad.BeginKill), and recovery counts only
-		// sessions that came up after it.
-		reaped = l.Reaped()
-		crashErr = crash.restart(outer) // the restart may outlast the window: the drain waits for it
 		restart = time.Since(t0)
+		// The new server listens (or the restart failed): the kill spans the signal to this
+		// instant (steadyLoad.BeginKill).
+		reaped = l.Reaped()
 	}
 	res, err := runSteady(ctx, cfg)
 	if res == nil {
@@ -132,11 +137,22 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 	var problems []string
 	if reaped > 0 {
 		f.KillAtNs = killAt - res.WindowFrom
-		first, last, back := proto.Recovery(reaped, res.Ledgers)
+		// A connection is back when its session alive at the end came up after the kill (any
+		// session that came up after it and ended was on the dying server).
+		back := 0
+		var first, last int64
+		for _, up := range res.LiveUps {
+			if d := up - killAt; d > 0 {
+				if back == 0 || d < first {
+					first = d
+				}
+				last = max(last, d)
+				back++
+			}
+		}
 		f.Back = back
 		if back > 0 {
-			dead := time.Duration(reaped - killAt)
-			f.RecoveryNs = &results.Recovery{First: int64(first + dead), Last: int64(last + dead)}
+			f.RecoveryNs = &results.Recovery{First: first, Last: last}
 		}
 		if back < cfg.Conns {
 			problems = append(problems, fmt.Sprintf("only %d of %d connections came back after the kill", back, cfg.Conns))
@@ -205,6 +221,18 @@ func injectResets(ctx context.Context, addr string, p proto.Name, size, n int, i
 		}()
 	}
 	wg.Wait()
+}
+
+// faultsIdleTimeout is the client sessions' idle timeout in the faults load: 20 of a
+// connection's message intervals, at least 5 s (under Wine on a busy machine a healthy session
+// can go 2 s without a reply). A healthy session hears back far more often;
+// one the dead server left hanging ends (see steadyConfig.IdleTimeout) and reconnects, and its
+// unanswered messages are classified against the kill it outlived.
+func faultsIdleTimeout(rate float64, conns int) time.Duration {
+	if !(rate > 0) {
+		return 5 * time.Second
+	}
+	return max(5*time.Second, time.Duration(20*float64(conns)/rate*1e9))
 }
 
 // faultsNote says what the figures of a faults repetition are.

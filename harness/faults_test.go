@@ -17,7 +17,8 @@ import (
 func faultsTestConfig(addr string) steadyConfig {
 	d := 2 * time.Second
 	return steadyConfig{Target: addr, Proto: proto.Echo, Conns: 20, Size: 64, Rate: 2000,
-		Warmup: 200 * time.Millisecond, Duration: d, Phases: faultsPhases(d), ClientBackend: "netstd"}
+		Warmup: 200 * time.Millisecond, Duration: d, Phases: faultsPhases(d), ClientBackend: "netstd",
+		IdleTimeout: faultsIdleTimeout(2000, 20)}
 }
 
 // TestFaultsKillRestartAndResets runs the faults load against a real `iobench serve` child of

@@ -140,10 +140,11 @@ func (c *LoadConfig) validateIdleDriver() error {
 }
 
 // mergeIdle adds the heartbeat account of o, another shard of the same idle load: counts add,
-// the lag and the connect time are the larger.
+// the lag, the connect time and the source addresses (the most one process used) are the
+// larger.
 func (r *LoadResult) mergeIdle(o *LoadResult) {
 	r.ConnectTime = max(r.ConnectTime, o.ConnectTime)
-	r.SourceAddrs += o.SourceAddrs
+	r.SourceAddrs = max(r.SourceAddrs, o.SourceAddrs) // shares on one host share addresses
 	if o.HB == nil {
 		return
 	}

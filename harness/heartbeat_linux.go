@@ -22,8 +22,9 @@ import (
 // partial-reply and unsent buffers exist only while one is pending).
 type hbConn struct {
 	fd       int32
-	j        int32 // index in the whole load (its schedule slot)
-	src      uint32
+	j        int32  // its slot in the whole load's schedule
+	src      uint32 // its source address index until it is bound, then its frames' source
+	id       uint32 // its frames' source: SrcBase + its index
 	up, dead bool
 	nextRecv uint64
 	part     []byte // the start of a reply not yet complete
@@ -110,12 +111,19 @@ func loadIdle(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 		}
 		perAddr = max(ports/2, 1)
 	}
-	srcs, err := sourceAddrs(ap.Addr(), cfg.Conns, perAddr)
+	// Connection j of this load is the whole load's connection g = SrcBase+j: its schedule
+	// slot and its source address come from g, so the shares of one load on one host keep
+	// to perAddr connections per address and spread their heartbeats as one schedule.
+	total := cfg.ScheduleConns
+	if total <= 0 {
+		total = cfg.Conns
+	}
+	srcs, err := sourceAddrs(ap.Addr(), int(cfg.SrcBase)+cfg.Conns, perAddr)
 	if err != nil {
 		return nil, err
 	}
 	d := &hbDriver{cfg: cfg, target: unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()},
-		sched: hbSchedule{period: int64(cfg.Heartbeat), conns: cfg.Conns}}
+		sched: hbSchedule{period: int64(cfg.Heartbeat), conns: total}}
 	d.winFrom.Store(math.MaxInt64)
 	d.winTo.Store(math.MaxInt64)
 	d.sendUntil.Store(math.MaxInt64)
@@ -151,16 +159,20 @@ func loadIdle(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 			return nil, err
 		}
 		for j := i; j < cfg.Conns; j += nw {
+			g := int(cfg.SrcBase) + j
 			var src uint32
 			if srcs != nil {
-				src = uint32(j / perAddr)
+				src = uint32(g / perAddr)
 			}
-			w.conns = append(w.conns, hbConn{fd: -1, j: int32(j), src: src})
+			w.conns = append(w.conns, hbConn{fd: -1, j: int32(g % total), src: src, id: cfg.SrcBase + uint32(j)})
 		}
 	}
 	// The load's connection numbers (frame sources) are SrcBase + j; the source address
 	// index is kept in hbConn.src until the socket is bound, then replaced.
-	res := &LoadResult{Config: cfg, ClientCPU: -1, Hist: newHist(), SourceAddrs: max(len(srcs), 1)}
+	res := &LoadResult{Config: cfg, ClientCPU: -1, Hist: newHist(), SourceAddrs: 1}
+	if srcs != nil {
+		res.SourceAddrs = (int(cfg.SrcBase)+cfg.Conns-1)/perAddr - int(cfg.SrcBase)/perAddr + 1
+	}
 	t0c := time.Now()
 	for _, w := range d.workers {
 		d.wg.Add(1)
@@ -284,7 +296,11 @@ func (d *hbDriver) collect(res *LoadResult, wall0 time.Time) {
 	hb := &results.Heartbeats{PeriodNs: d.sched.period}
 	if from != math.MaxInt64 && to != math.MaxInt64 {
 		res.Window = time.Duration(to - from)
-		hb.Due = d.sched.dueInAll(from, to)
+		for _, w := range d.workers {
+			for i := range w.conns {
+				hb.Due += d.sched.dueIn(int(w.conns[i].j), from, to)
+			}
+		}
 	}
 	v := &res.Verify
 	for _, w := range d.workers {
@@ -431,7 +447,7 @@ func (w *hbWorker) dial(c *hbConn, i int, srcs []netip.Addr) error {
 			return fmt.Errorf("bind %v: %w", a, err)
 		}
 	}
-	c.src = w.d.cfg.SrcBase + uint32(c.j)
+	c.src = c.id
 	target := w.d.target // a Sockaddr keeps its raw form inside: one per call, not shared
 	if err := unix.Connect(fd, &target); err != nil && err != unix.EINPROGRESS {
 		if err == unix.EADDRNOTAVAIL {

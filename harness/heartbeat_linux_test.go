@@ -131,3 +131,33 @@ func TestIdleDriverServerCloses(t *testing.T) {
 		t.Fatalf("heartbeats %+v: a dead connection's heartbeats must show as unanswered", *res.HB)
 	}
 }
+
+// A server trickling every reply a byte at a time: replies split over many reads still
+// arrive whole and verified.
+func TestIdleDriverTrickledReplies(t *testing.T) {
+	target := startRawServer(t, func(c net.Conn) {
+		buf := make([]byte, 64)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			for i := range buf {
+				if _, err := c.Write(buf[i : i+1]); err != nil {
+					return
+				}
+				if i%16 == 0 {
+					time.Sleep(100 * time.Microsecond)
+				}
+			}
+		}
+	})
+	cfg := LoadConfig{Target: target, Proto: proto.Framed, Conns: 20, IdleConns: 20, Size: 64,
+		Heartbeat: 50 * time.Millisecond, Duration: 300 * time.Millisecond, IdleDriver: true}
+	res, err := Load(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hb := res.HB; hb.Due == 0 || hb.Answered != hb.Due || !res.OK() || res.Errors != 0 {
+		t.Fatalf("heartbeats %+v verify %+v (%s)", *res.HB, res.Verify, res.FirstError)
+	}
+}

@@ -99,10 +99,14 @@ type LoadConfig struct {
 	// backend. SrcPerAddr is its connections per source address (0: half the ephemeral port
 	// range); ServerSessions, when set, reports the server's sessions so that connecting
 	// keeps at most ConnectWindow connections ahead of what the server accepted.
+	// ScheduleConns is the connections of the whole load when this one is a share of it (0:
+	// Conns): share connection j is the load's connection SrcBase+j, and the heartbeats of
+	// all shares are spread over the period as one schedule.
 	IdleDriver     bool
 	SrcPerAddr     int
 	ServerSessions func() (int, error)
 	ConnectWindow  int
+	ScheduleConns  int
 	// OneShot makes every connection RoleOneShot on an auto-reconnect service; Churn closes
 	// each connection after its exchange (connect → exchange → close loop).
 	OneShot bool

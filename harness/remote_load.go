@@ -37,6 +37,9 @@ const startMargin = 100 * time.Millisecond
 // connections, disjoint source ranges. Fewer than n shares come back when there are fewer
 // active units than agents.
 func splitLoad(cfg LoadConfig, n int) []LoadConfig {
+	if cfg.IdleDriver {
+		return splitIdle(cfg, n) // scale.go
+	}
 	unit := 1
 	if cfg.Broadcast && cfg.Room > 0 {
 		unit = cfg.Room
@@ -139,6 +142,7 @@ func (h *RemoteLoads) Load(ctx context.Context, cfg LoadConfig) (*LoadResult, er
 		}
 		return nil
 	})
+	t0 := time.Now() // the connect time of a heartbeat-driver load is the coordinator's
 	if err := each(shares, func(s *shareRun) error {
 		var job struct{ ID string }
 		err := s.c.Do(ctx, http.MethodPost, "/v1/loads", quick, WireLoadOf(s.cfg), &job)
@@ -171,6 +175,7 @@ func (h *RemoteLoads) Load(ctx context.Context, cfg LoadConfig) (*LoadResult, er
 			return nil, err
 		}
 	}
+	connectTime := time.Since(t0)
 	var slowest time.Duration
 	for _, s := range shares {
 		slowest = max(slowest, s.rtt)
@@ -199,7 +204,11 @@ func (h *RemoteLoads) Load(ctx context.Context, cfg LoadConfig) (*LoadResult, er
 	if err != nil && ctx.Err() == nil {
 		return nil, err
 	}
-	return h.merge(ctx, cfg, shares)
+	res, err := h.merge(ctx, cfg, shares)
+	if res != nil && cfg.IdleDriver {
+		res.ConnectTime = connectTime
+	}
+	return res, err
 }
 
 // edges calls the window's edge callbacks at the shares' common window start and end (on

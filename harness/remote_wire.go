@@ -50,6 +50,8 @@ type WireLoad struct {
 	MarkAtWindow      bool          `json:"mark_at_window,omitempty"`
 	ClientBackend     string        `json:"client_backend"`
 	Loops             int           `json:"loops,omitempty"`
+	// ScheduleConns: the heartbeat driver's whole schedule when this is one share of it.
+	ScheduleConns int `json:"schedule_conns,omitempty"`
 }
 
 // WireLoadOf is the wire form of cfg (its callbacks dropped; DuringWindow becomes MarkAtWindow).
@@ -60,7 +62,8 @@ func WireLoadOf(cfg LoadConfig) WireLoad {
 		SrcBase: cfg.SrcBase, IdleConns: cfg.IdleConns, Heartbeat: cfg.Heartbeat, IdleDriver: cfg.IdleDriver,
 		SrcPerAddr: cfg.SrcPerAddr, ConnectWindow: cfg.ConnectWindow, OneShot: cfg.OneShot,
 		Churn: cfg.Churn, ReconnectDelay: cfg.ReconnectDelay, ExpectDisconnects: cfg.ExpectDisconnects,
-		MarkAtWindow: cfg.DuringWindow != nil, ClientBackend: cfg.ClientBackend, Loops: cfg.Loops}
+		MarkAtWindow: cfg.DuringWindow != nil, ClientBackend: cfg.ClientBackend, Loops: cfg.Loops,
+		ScheduleConns: cfg.ScheduleConns}
 }
 
 // Config is the LoadConfig w describes, validated (an agent refuses a bad one with 400).
@@ -75,7 +78,8 @@ func (w WireLoad) config() LoadConfig {
 		Size: w.Size, Depth: w.Depth, Rate: w.Rate, Burst: w.Burst, ConnectTimeout: w.ConnectTimeout,
 		Warmup: w.Warmup, Duration: w.Duration, Drain: w.Drain, SrcBase: w.SrcBase, IdleConns: w.IdleConns,
 		Heartbeat: w.Heartbeat, OneShot: w.OneShot, Churn: w.Churn, ReconnectDelay: w.ReconnectDelay,
-		ExpectDisconnects: w.ExpectDisconnects, ClientBackend: w.ClientBackend, Loops: w.Loops}
+		ExpectDisconnects: w.ExpectDisconnects, ClientBackend: w.ClientBackend, Loops: w.Loops,
+		ScheduleConns: w.ScheduleConns}
 	if w.MarkAtWindow {
 		c.DuringWindow = func(mark func()) { mark() }
 	}

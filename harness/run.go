@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -47,6 +48,9 @@ type RunConfig struct {
 	WarmupSet        bool
 	// SLO, when non-zero, overrides the sweep's p99 objective.
 	SLO time.Duration
+	// Rate, when non-zero, overrides the fixed open-loop rate of the workloads that have one
+	// (faults), e.g. for a slower platform.
+	Rate float64
 	// ScaleConns, when set, are the scale suite's connection counts (--conns; scale.go).
 	ScaleConns []int
 
@@ -90,7 +94,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("run", stderr)
 	var c RunConfig
 	var backends, scenarios, ladder, conns string
-	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~38 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
+	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~60 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
 	fs.StringVar(&conns, "conns", "", "scale suite: comma-separated connection counts (default 1000,4000,16000,100000; counts above this machine's limit are refused)")
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")
@@ -107,6 +111,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window (default: the workload's own)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up, 0s for none (default: the workload's own)")
 	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")
+	fs.Float64Var(&c.Rate, "rate", 0, "override the fixed open-loop rate (msgs/s) of the workloads that have one, e.g. faults (default: the workload's)")
 	var remote remoteFlags
 	remote.register(fs)
 	if err := cli.Parse(fs, args, false); err != nil {
@@ -204,8 +209,8 @@ func contains(list []string, s string) bool {
 // and an error: exit 1 if any measurement failed (verification, a server crash), 130 if ctx
 // ended the run (the results measured so far are written and reported all the same).
 func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.Run, error) {
-	if c.Reps < 0 || c.Loops < 0 || c.GOMAXPROCS < 0 || c.Duration < 0 || c.Warmup < 0 || c.SLO < 0 {
-		return nil, cli.Usagef("negative --reps, --loops, --gomaxprocs, --duration or --warmup")
+	if c.Reps < 0 || c.Loops < 0 || c.GOMAXPROCS < 0 || c.Duration < 0 || c.Warmup < 0 || c.SLO < 0 || c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		return nil, cli.Usagef("negative --reps, --loops, --gomaxprocs, --duration, --warmup or --rate")
 	}
 	if c.Suite == "" {
 		c.Suite = "quick"

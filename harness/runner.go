@@ -91,6 +91,9 @@ func (r *runner) override(w Workload) Workload {
 	if r.cfg.SLO > 0 {
 		w.SLO = r.cfg.SLO
 	}
+	if r.cfg.Rate > 0 && w.Rate > 0 {
+		w.Rate = r.cfg.Rate
+	}
 	return w
 }
 

@@ -227,7 +227,7 @@ func (r *runner) measureScale(ctx context.Context, srv Server, l label, w Worklo
 	var notes []string
 	hb := res.HB
 	f.Heartbeats = hb
-	sc := &results.Scale{ConnectNs: int64(res.ConnectTime), SourceAddrs: res.SourceAddrs, LoadProcs: 1}
+	sc := &results.Scale{ConnectNs: int64(res.ConnectTime), SourceAddrs: res.SourceAddrs, LoadProcs: max(len(res.Shares), 1)}
 	if s := r.scale; s != nil {
 		sc.NofileSoft, sc.NofileHard, sc.Ceiling = s.limits.Soft, s.limits.Hard, s.ceiling
 	}
@@ -333,4 +333,31 @@ func scaleClient(w Workload, rs []results.Result) []results.Result {
 		}
 	}
 	return rs
+}
+
+// splitIdle divides a heartbeat-driver load (every connection idle) into at most n shares of
+// whole connections, as evenly as possible, with disjoint source ranges and one schedule
+// (ScheduleConns: the whole load's connections), so the shares' heartbeats are spread over
+// the period as one load's would be.
+func splitIdle(cfg LoadConfig, n int) []LoadConfig {
+	k := min(max(n, 1), cfg.Conns)
+	total := cfg.ScheduleConns
+	if total <= 0 {
+		total = cfg.Conns
+	}
+	out := make([]LoadConfig, 0, k)
+	src := cfg.SrcBase
+	for i := range k {
+		s := cfg
+		s.Loops = 0 // the agent's own default
+		s.Conns = cfg.Conns / k
+		if i < cfg.Conns%k {
+			s.Conns++
+		}
+		s.IdleConns, s.SrcBase, s.ScheduleConns = s.Conns, src, total
+		s.ServerSessions = nil // the server is not the agent's to ask
+		src += uint32(s.Conns)
+		out = append(out, s)
+	}
+	return out
 }

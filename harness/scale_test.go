@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobench/iobench/apps"
 	"github.com/iobench/iobench/internal/cli"
+	"github.com/iobench/iobench/proto"
 )
 
 func TestScaleCeiling(t *testing.T) {
@@ -150,5 +152,52 @@ func TestRunScaleSuiteShort(t *testing.T) {
 	}
 	if err := run.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSplitIdle(t *testing.T) {
+	parts := splitIdle(LoadConfig{Conns: 10, IdleConns: 10, IdleDriver: true, SrcBase: 5, Loops: 3}, 3)
+	want := []struct {
+		conns int
+		src   uint32
+	}{{4, 5}, {3, 9}, {3, 12}}
+	if len(parts) != len(want) {
+		t.Fatalf("%d shares, want %d", len(parts), len(want))
+	}
+	for i, p := range parts {
+		if p.Conns != want[i].conns || p.IdleConns != p.Conns || p.SrcBase != want[i].src || p.ScheduleConns != 10 || p.Loops != 0 {
+			t.Fatalf("share %d: %+v", i, p)
+		}
+	}
+	if n := len(splitIdle(LoadConfig{Conns: 2, IdleConns: 2, IdleDriver: true}, 5)); n != 2 {
+		t.Fatalf("%d shares of 2 connections", n)
+	}
+}
+
+// An idle load spread over two real load agents (`iobench agent` children): the shares'
+// heartbeat accounts add up exactly, every heartbeat due is answered, and the merged
+// histogram holds every answered heartbeat.
+func TestIdleDriverOverAgents(t *testing.T) {
+	addr := startAppServer(t, "framed", apps.Options{})
+	loads := []string{startTestAgent(t, "tok"), startTestAgent(t, "tok")}
+	_, rl, _, err := ConnectAgents(context.Background(), startTestAgent(t, "tok"), loads, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := LoadConfig{Target: addr, Proto: proto.Framed, Conns: 200, IdleConns: 200, Size: 64, IdleDriver: true,
+		SrcPerAddr: 50, Heartbeat: 100 * time.Millisecond, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond}
+	res, err := rl.Load(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := res.HB
+	if len(res.Shares) != 2 || hb == nil || res.Connected != 200 || res.ConnectTime <= 0 {
+		t.Fatalf("%d shares, heartbeats %+v, connected %d, connect time %v", len(res.Shares), hb, res.Connected, res.ConnectTime)
+	}
+	if hb.Due == 0 || hb.Sent != hb.Due || hb.Answered != hb.Due || !res.OK() || res.Errors != 0 {
+		t.Fatalf("heartbeats %+v verify %+v (%s)", *hb, res.Verify, res.FirstError)
+	}
+	if uint64(res.Hist.TotalCount()) != hb.Answered || res.Msgs != hb.Answered || res.SourceAddrs != 2 {
+		t.Fatalf("%d samples, %d msgs for %d answered; %d source addresses", res.Hist.TotalCount(), res.Msgs, hb.Answered, res.SourceAddrs)
 	}
 }

@@ -79,10 +79,14 @@ func (w Workload) Name() string {
 // Mann-Whitney p is 0.10, so no difference could ever be called significant at alpha 0.05;
 // with 4 against 4 it is 0.029, only for a perfect separation; with 5 against 5, 0.008.
 //
+// logging and crypto (app variants beside plain framed, every label twice) are in the full suite
+// only: on the quick suite's ladder they would add about 5 minutes each.
+//
 // The full suite measures five ladder workloads with 1.5–3 s windows and the closed-loop
 // ones (idle with 10 000 connections, churn, bulk, reconnect) and the sweep: planned at about
 // 35 minutes on 2 cores (per ladder workload ≈ 120 points × 2.1 s + its probes ≈ 300 s), and
-// faults (3 repetitions of about 9 s per label: 3 minutes more).
+// faults (3 repetitions of about 9 s per label: 3 minutes more), and logging and crypto
+// (each ladder with its labels doubled: ≈ 2 × 300 s each, 20 minutes more).
 var Suites = map[string][]Workload{
 	"quick": {
 		{Scenario: results.ScenarioPingPong, App: "echo", Proto: proto.Echo, Conns: 100, Size: 64, Depth: 1, Ladder: true,

@@ -1,9 +1,11 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +150,106 @@ func TestPairLabels(t *testing.T) {
 	res := r.newResult(label{Name: "epoll", Backend: "epoll", App: "framed", Proto: proto.Framed}, label{App: "framed", Proto: proto.Framed}.workload(w))
 	if res.Proto != "framed" || res.Scenario != results.ScenarioCrypto || capKey(res) != "epoll/framed" {
 		t.Fatalf("plain side result %s %s key %s", res.Scenario, res.Proto, capKey(res))
+	}
+}
+
+// The crypto load opens and verifies every reply: a server that seals a reply wrongly (its
+// tag damaged) or sends the client's own sealed frame back (the wrong key) is caught and counted corrupt.
+func TestCryptoLoadVerifiesReplies(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(frame []byte, i int) []byte
+	}{
+		{"bad_tag", func(f []byte, i int) []byte {
+			if i == 20 {
+				f[len(f)-1] ^= 1
+			}
+			return f
+		}},
+		{"plain_echo", func(f []byte, i int) []byte { return nil }}, // nil: the client's frame goes back as it came
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := startRawServer(t, func(c net.Conn) {
+				hello := make([]byte, proto.CryptoHelloSize)
+				if _, err := io.ReadFull(c, hello); err != nil {
+					return
+				}
+				sh, sess, err := proto.CryptoRespond(hello, proto.CryptoLimits{})
+				if err != nil {
+					return
+				}
+				c.Write(sh)
+				buf := make([]byte, 64+proto.CryptoOverhead)
+				for i := 0; ; i++ {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						return
+					}
+					plain, err := sess.Open(nil, buf)
+					if err != nil {
+						return
+					}
+					out, _ := sess.AppendSeal(nil, plain)
+					if d := tc.damage(out, i); d != nil {
+						out = d
+					} else {
+						out = buf
+					}
+					if _, err := c.Write(out); err != nil {
+						return
+					}
+				}
+			})
+			res, err := Load(context.Background(), LoadConfig{Target: addr, Proto: protoCrypto, Conns: 2, Size: 64 + proto.CryptoOverhead, Depth: 1,
+				Warmup: 10 * time.Millisecond, Duration: 200 * time.Millisecond, Drain: 200 * time.Millisecond})
+			if err == nil && res.OK() {
+				t.Fatalf("a damaged reply passed: %+v", res.Verify)
+			}
+			if res != nil && res.Verify.Corrupt == 0 {
+				t.Fatalf("not counted corrupt: %+v %s (%v)", res.Verify, res.FirstError, err)
+			}
+		})
+	}
+}
+
+// A variant workload through Run: both apps on every label, one ladder for both, the log
+// verified and its file removed once its lines were counted.
+func TestRunVariants(t *testing.T) {
+	ms := 300 * time.Millisecond
+	wls := []Workload{
+		{Scenario: results.ScenarioLogging, App: "logging", Plain: "framed", Proto: proto.Framed, Conns: 4, Size: 64, Depth: 1,
+			Ladder: true, Warmup: 100 * time.Millisecond, Duration: ms, ProbeDuration: ms},
+		{Scenario: results.ScenarioCrypto, App: "crypto", Plain: "framed", Proto: protoCrypto, Conns: 4, Size: 64, Depth: 1,
+			Ladder: true, Warmup: 100 * time.Millisecond, Duration: ms, ProbeDuration: ms},
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	run, err := Run(context.Background(), RunConfig{Suite: "test", Workloads: wls, Reps: 1, Ladder: []float64{0.5},
+		Backends: []string{"netstd"}, AA: AANone, Out: out, Exe: testExe, NoReport: true}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	pairs := results.VariantPairs(run)
+	if len(pairs) != 4 { // 2 scenarios × (capacity, 50 %)
+		t.Fatalf("%d variant pairs, want 4:\n%s", len(pairs), stderr.String())
+	}
+	for _, p := range pairs {
+		for _, r := range []*results.Result{p.Variant, p.Plain} {
+			if r.Error != "" || r.Verify == nil || r.Verify.Sent == 0 || !r.Verify.OK() {
+				t.Errorf("%s %s %s: error %q verify %+v", r.Scenario, r.Proto, r.Name(), r.Error, r.Verify)
+			}
+		}
+		if p.Variant.Scenario == results.ScenarioLogging {
+			l := p.Variant.Figures.Log
+			if l == nil || l.Appended != p.Variant.Verify.Sent {
+				t.Errorf("logging %s: log %+v for %d messages sent", p.Label, l, p.Variant.Verify.Sent)
+			}
+		}
+	}
+	if len(run.Capacities) != 2 || run.Capacities[0].PerBackend["netstd/framed"] == 0 || run.Capacities[0].PerBackend["netstd"] == 0 {
+		t.Fatalf("capacities %+v", run.Capacities)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, "logs", "*")); len(left) != 0 {
+		t.Fatalf("log files left behind: %v", left)
 	}
 }

@@ -28,6 +28,7 @@ const (
 	kindKick                // the session was kicked: cancel its I/O, drop the connection reference
 	kindShutdown            // the service is closing: kick, or cancel a pending ConnectEx
 	kindRetire              // a closed service's barrier: no packet naming it is queued behind
+	kindLog                 // a log file's wake-up or write completion (logfile_windows.go); slot = log id
 
 	maxServices = 1 << 12
 	maxSlots    = 1 << 24
@@ -65,9 +66,11 @@ type Engine struct {
 	inside models.Inside                 // under the loops' run: callbacks and Post jobs
 	jobs   winsock.JobQueue
 
-	closer models.Closer
-	mu     sync.Mutex // guards closed
-	closed bool
+	closer  models.Closer
+	mu      sync.Mutex // guards closed, logs, nextLog
+	closed  bool
+	logs    map[int]*portLog // open log files by id (kindLog keys carry it)
+	nextLog int
 }
 
 var _ models.Engine = (*Engine)(nil)
@@ -288,6 +291,9 @@ func (l *loop) dispatch(c completion) bool {
 		return true
 	case kindQuit:
 		return false
+	case kindLog:
+		l.logCompleted(gen, slot, c)
+		return true
 	}
 	s := l.eng.service(svcID)
 	if s == nil {

@@ -8,3 +8,7 @@ import (
 
 // TestConformance runs the shared contract suite (skipped where iocp is unsupported).
 func TestConformance(t *testing.T) { modeltest.Run(t, Name) }
+
+// TestLogConformance runs the log suite on iocp's own writer (overlapped WriteFile on the
+// completion port).
+func TestLogConformance(t *testing.T) { modeltest.RunLog(t, Name) }

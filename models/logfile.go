@@ -30,7 +30,7 @@ import (
 // where it exists and otherwise the default, NewLogWriter's writer goroutine: one goroutine per
 // log file doing write(2) (WriteFile on Windows) through os.File, woken by the queue.
 //
-// # How the native backends will implement FileWriter (not implemented yet)
+// # How the native backends implement FileWriter (uring/logfile_linux.go, iocp/logfile_windows.go)
 //
 // uring: OpenLog opens the file O_WRONLY|O_APPEND|O_CREAT (or registers it with
 // IORING_REGISTER_FILES) and builds a LogQueue whose alloc maps its batch buffers outside the

@@ -266,21 +266,9 @@ func TestEqualLoadReportContent(t *testing.T) {
 // no speed index) still renders, marked where it lacks what new runs carry. Only its run file
 // is used (HDR logs are the fixtures' business): rendering them all is slow under -race.
 func TestCommittedOldReportRenders(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "results", "linux-quick-20261128", results.RunFileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, out := t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(in, results.RunFileName), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	html, err := WriteReport(out, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := os.ReadFile(html)
+	body := renderCommitted(t, "linux-quick-20261128")
 	for _, want := range []string{"(no CI)", "not recorded", "throughput-pingpong", "significant"} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}

@@ -2,6 +2,8 @@ package plots
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,4 +50,39 @@ func TestScaleChart(t *testing.T) {
 	if s := scaleHeartbeats(r); !strings.Contains(s, "late 3") {
 		t.Fatalf("heartbeats text %q", s)
 	}
+}
+
+// TestCommittedScaleReportRenders: the committed scale run renders with its scale chart, the
+// RSS-per-connection chart across counts and the heartbeat account of every row.
+func TestCommittedScaleReportRenders(t *testing.T) {
+	body := renderCommitted(t, "linux-scale-20261202")
+	for _, want := range []string{`data-plot="scale-idle"`, `data-plot="rss-per-conn-idle"`, "heartbeats: all", "above this machine&#39;s limit"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// renderCommitted renders the run file of the committed results folder dir (only its run
+// file: HDR logs are the fixtures' business, and rendering them all is slow under -race) and
+// returns the HTML report.
+func renderCommitted(t testing.TB, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "results", dir, results.RunFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(in, results.RunFileName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	html, err := WriteReport(out, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/iobench/iobench/results"
 )
@@ -109,7 +110,7 @@ func variantRowOf(run *results.Run, p results.VariantPair) variantRow {
 // significant, and why not.
 func deltaText(d results.VariantDelta, abs func(float64) string) (text string, sig bool, why string) {
 	if !d.OK || math.IsNaN(d.Rel) {
-		return "n/a", false, "not comparable (failed, saturated, too few samples or not measured)"
+		return "n/a", false, "not comparable: " + strings.TrimSuffix(d.Why, "; ")
 	}
 	text = fmt.Sprintf("%s (%+.1f %%)", abs(d.Added()), 100*d.Rel)
 	if d.Significant {

@@ -11,7 +11,8 @@ type Faults struct {
 	KillAtNs int64 `json:"kill_at_ns"`
 	// RestartNs is how long the kill and the restart took (until the new server listened), ns.
 	RestartNs int64 `json:"restart_ns"`
-	// RecoveryNs: from the kill until the first and the last connection had a session up again.
+	// RecoveryNs: from the kill until the first and the last connection's session alive at the
+	// end came up (the sessions on the new server).
 	RecoveryNs *Recovery `json:"recovery_ns"`
 	// Back is how many of Conns came back after the kill; SessionsEnded how many sessions
 	// ended before the load's own close (Conns at one kill, more when the dying server still

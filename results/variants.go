@@ -99,6 +99,7 @@ func CompareVariant(p VariantPair, m Metric, aa *AA) VariantDelta {
 	d.Rel, d.Judgement, d.OK = rel, j, ok
 	if !ok {
 		d.Rel = math.NaN()
+		d.Why = notComparable("variant", v) + notComparable("plain", b)
 	}
 	return d
 }
@@ -143,4 +144,15 @@ func sumLog(reps []Rep) *LogCounts {
 		}
 	}
 	return s
+}
+
+// notComparable says why side c cannot be compared ("" when it can).
+func notComparable(side string, c Candidate) string {
+	switch {
+	case c.Excluded != "":
+		return side + ": " + c.Excluded + "; "
+	case c.Saturated:
+		return side + ": saturated; "
+	}
+	return ""
 }

@@ -18,4 +18,6 @@ cp Dockerfile "$ctx/Dockerfile"
 tags=(-t "iobench:$rev" -t iobench:dev)
 for t in "$@"; do tags+=(-t "$t"); done
 docker build -q "${tags[@]}" "$ctx" >&2
+# A rebuild moves the tags: the image they left is untagged; remove such iobench images only.
+docker image prune -f --filter label=org.opencontainers.image.title=iobench >/dev/null
 echo "iobench:$rev"

@@ -9,7 +9,11 @@
 #      (scripts/hostile: garbage, oversize and truncated frames, pool exhaustion, slow
 #      consumer, reset storm, EMFILE storm, idle timeout; fails on a spin, leak, silent death
 #      or lock-out; about 30 s);
-#   4. the Windows suite under Wine (scripts/wine/test.sh: iocp, netstd and models built for
+#   4. the swarm stack of `iobench deploy swarm` on a single-node Docker Swarm (scripts/
+#      swarm-test.sh: image built from the repository, 2 load agents, a short suite through
+#      them, run.json checked, nothing left behind), whenever Docker is usable; required when
+#      CI=true;
+#   5. the Windows suite under Wine (scripts/wine/test.sh: iocp, netstd and models built for
 #      windows and run under wine64) and the Windows build of iobench end to end under Wine
 #      (backends, a short run, serve answering the real sockperf), whenever Wine is installed;
 #      required when CI=true.
@@ -37,6 +41,16 @@ go test -race -timeout 15m ${IOBENCH_TESTFLAGS:-} ./... || fail=1
 
 step "hostile clients against every Linux backend (scripts/hostile)"
 go run ./scripts/hostile || fail=1
+
+step "Docker Swarm stack (scripts/swarm-test.sh: image, single-node swarm, 2 load agents, run.json checked, nothing left)"
+if docker info >/dev/null 2>&1; then
+	# Bounded as a whole too (SIGTERM: its trap still removes everything).
+	timeout 900 scripts/swarm-test.sh || fail=1
+elif [ "${CI:-}" = "true" ]; then
+	echo "Docker is required when CI=true (the daemon must be running)"; fail=1
+else
+	echo "Docker not usable here: swarm stack test skipped"
+fi
 
 step "Windows suite under Wine"
 if command -v wine64 >/dev/null 2>&1 || command -v wine >/dev/null 2>&1; then

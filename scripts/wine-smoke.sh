@@ -40,7 +40,7 @@ done
 # faults under Wine: kill/restart (TerminateProcess) and client resets on netstd and iocp; the
 # run exits nonzero on any message lost beyond those in flight at the kill.
 (cd "$work" && timeout 300 "$root/scripts/wine/exec.sh" "$work/iobench.exe" run --suite faults --backends netstd,iocp \
-	--reps 1 --duration 4s --aa none --no-report --out winefaults > "$work/faults.txt" 2>&1) ||
+	--reps 1 --rate 1000 --aa none --no-report --out winefaults > "$work/faults.txt" 2>&1) ||
 	{ cat "$work/faults.txt"; echo "wine-smoke: the faults scenario failed under Wine"; exit 1; }
 grep -E '^\[[0-9]+/[0-9]+\] .* faults ' "$work/faults.txt"
 tr -d ' \n' < "$work/winefaults/run.json" | grep -oE '"recovery_ns":\{[^}]*\},"back":[0-9]+,"in_flight":[0-9]+,"after_kill":[0-9]+,"lost":[0-9]+' ||

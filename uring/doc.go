@@ -23,12 +23,20 @@
 //     (IORING_REGISTER_PBUF_RING). A completion's bytes are delivered in place, with
 //     models.RecvBuffer.DeliverFrom: OnRecv sees the provided buffer itself, and only a
 //     partial frame left at its end is copied into the session's RecvBuffer; the buffer then
-//     goes straight back to the ring. -ENOBUFS or any other end of the multishot (no
-//     IORING_CQE_F_MORE, e.g. after a CQ overflow) re-arms it.
+//     goes straight back to the ring. The RecvBuffer is lazy (models.RecvBuffer.InitLazy):
+//     it takes memory from the service's RecvPool only while such a partial frame is pending,
+//     so an idle session holds no receive buffer at all (models doc, "Idle sessions hold no
+//     buffers"). -ENOBUFS or any other end of the multishot (no IORING_CQE_F_MORE, e.g.
+//     after a CQ overflow) re-arms it. ENOBUFS cannot spin: every buffer goes back to the
+//     ring as soon as its completion is handled, so the ring is empty only while more
+//     completions than buffers wait in one reap, and those are all reaped and published
+//     before the loop's next io_uring_enter submits the re-armed recv (an SQ ring that fills
+//     mid-reap submits it sooner: it may fail once more, never lose bytes, which stay in the
+//     socket).
 //   - "direct": a single-shot IORING_OP_RECV straight into the RecvBuffer's free space (the
 //     buffer is pinned with runtime.Pinner for the session's life), re-submitted after each
 //     completion, with IORING_RECVSEND_POLL_FIRST when the last one drained the socket. No
-//     buffer ring.
+//     buffer ring; every slot keeps its RecvBuffer (Resident reports it as not lazy).
 //
 // Copies per message: the multishot mode copies kernel→provided buffer once and a straddling
 // frame's head once more (as gnet does from its loop buffer); the direct mode copies

@@ -44,7 +44,9 @@ const (
 	opSend
 	opConnect
 	opCancel
-	opIgnore // requests whose completion needs no action (cancels of listeners/connects/stop)
+	opIgnore   // requests whose completion needs no action (cancels of listeners/connects/stop)
+	opLogWrite // a log batch's IORING_OP_WRITE (logfile_linux.go)
+	opLogTimer // a log's FlushInterval IORING_OP_TIMEOUT
 )
 
 const genMask = 1<<24 - 1
@@ -66,6 +68,7 @@ type opRec struct {
 	ss   *session
 	ln   *listener
 	att  *attempt
+	lf   *ringLog
 }
 
 // loop is one ring and the goroutine (locked to its thread) that owns it.
@@ -292,7 +295,7 @@ func (l *loop) newOp(kind uint8) (uint32, *opRec) {
 
 func (l *loop) freeOp(idx uint32) {
 	rec := l.ops[idx]
-	rec.kind, rec.ss, rec.ln, rec.att = opNone, nil, nil, nil
+	rec.kind, rec.ss, rec.ln, rec.att, rec.lf = opNone, nil, nil, nil, nil
 	l.freeOps = append(l.freeOps, idx)
 	l.live--
 }
@@ -340,6 +343,10 @@ func (l *loop) complete(c cqe) {
 		l.onSend(idx, rec.ss, c)
 	case opConnect:
 		l.onConnect(idx, rec.att, c)
+	case opLogWrite, opLogTimer:
+		lf := rec.lf
+		l.freeOp(idx)
+		lf.completed(kind, c.res)
 	case opCancel:
 		ss := rec.ss
 		l.freeOp(idx)

@@ -50,10 +50,12 @@ const (
 const (
 	opcNop         = 0
 	opcSendmsg     = 9
+	opcTimeout     = 11
 	opcAccept      = 13
 	opcAsyncCancel = 14
 	opcConnect     = 16
 	opcRead        = 22
+	opcWrite       = 23
 	opcRecv        = 27
 )
 
@@ -68,6 +70,8 @@ var usedOpcodes = []struct {
 	{opcAsyncCancel, "IORING_OP_ASYNC_CANCEL"},
 	{opcConnect, "IORING_OP_CONNECT"},
 	{opcRead, "IORING_OP_READ"},
+	{opcWrite, "IORING_OP_WRITE"},
+	{opcTimeout, "IORING_OP_TIMEOUT"},
 	{opcRecv, "IORING_OP_RECV"},
 }
 
@@ -145,6 +149,9 @@ type sqe struct {
 	addr3       uint64
 	pad         uint64
 }
+
+// kernelTimespec is struct __kernel_timespec, the argument of IORING_OP_TIMEOUT.
+type kernelTimespec struct{ sec, nsec int64 }
 
 // cqe is struct io_uring_cqe (16 bytes; no CQE32).
 type cqe struct {

@@ -215,7 +215,7 @@ func testSplitFrame(t *testing.T, backend string) {
 		pause func(i int) bool // pause after write i
 	}{
 		{"byte_by_byte", stream(proto.FramedHeaderSize, 64, 300), func() int { return 1 }, func(int) bool { return true }},
-		{"byte_by_byte_large", stream(9000), func() int { return 1 }, func(i int) bool { return i%64 == 0 }},
+		{"byte_by_byte_large", stream(2048), func() int { return 1 }, func(i int) bool { return i%64 == 0 }},
 		{"random_cuts", stream(64, 8191, 8193, 20000, 100, bigFrame, 24, 60<<10, 64),
 			func() int { return 1 + r.IntN(3000) }, func(int) bool { return r.IntN(4) == 0 }},
 	} {

@@ -74,7 +74,7 @@
 //     no send chunks and, with lazy RecvBuffers, no receive buffers within a bounded wait;
 //     a partial frame pending holds exactly one; peers that close or reset mid-frame leave
 //     no pooled buffer behind and no spin. Skipped on backends that report nothing.
-//   - split_frame (lazy.go): framed frames up to 60 KiB written byte by byte and in random
+//   - split_frame (lazy.go): framed frames up to 60 KiB written byte by byte (up to 2 KiB) and in random
 //     cuts, with other sessions exchanging meanwhile, come back whole; nobody is kicked.
 //
 // A Tracker wraps every handler and checks the callback guarantees on every case.

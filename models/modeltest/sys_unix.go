@@ -27,3 +27,6 @@ func lowerOpenFileLimit(n uint64) error {
 	rl.Cur = min(n, rl.Max)
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
 }
+
+// makeFIFO creates a named pipe at path (mkfifo(3)), the log suite's disk that cannot keep up.
+func makeFIFO(path string) error { return syscall.Mkfifo(path, 0o600) }
