@@ -119,8 +119,11 @@ func TestNetnsTopologyNetem(t *testing.T) {
 			if p50 := time.Duration(*rep.Latency.P50); p50 < 10*time.Millisecond {
 				t.Errorf("%s rate %v: p50 %v under the 10 ms the netem delay adds to a round trip", r.Name(), r.Rate, p50)
 			}
-			if len(rep.Agents) != 2 {
-				t.Errorf("%s: %d agent shares", r.Name(), len(rep.Agents))
+			if len(rep.Agents) != 2 || rep.Agents[0].TCPRetransmits == nil {
+				t.Errorf("%s: agent shares %+v (want 2, with their retransmits)", r.Name(), rep.Agents)
+			}
+			if rep.ServerTCPRetransmits == nil {
+				t.Errorf("%s: no server retransmits from the server agent's namespace", r.Name())
 			}
 			points++
 		}
