@@ -228,7 +228,7 @@ func (a *Agent) startServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := a.nextID("s")
-	a.servers[id] = srv
+	a.servers[id] = &probedServer{Server: srv}
 	a.mu.Unlock()
 	fmt.Fprintf(a.cfg.Log, "agent: server %s: %s on %s %s\n", id, spec.Backend, srv.Addr(), strings.Join(spec.Args, " "))
 	reply(w, harness.WireServer{ID: id, Addr: srv.Addr(), PID: harness.ServerPID(srv)})
@@ -304,4 +304,38 @@ func (a *Agent) serverWindow(w http.ResponseWriter, r *http.Request) {
 	if _, s := a.server(w, r); s != nil {
 		reply(w, harness.WireProbesOf(s.Window()))
 	}
+}
+
+// probedServer adds the TCP retransmits of the agent's network namespace over each window to
+// a server's probes (harness.TCPRetransSegs at the window's edges).
+type probedServer struct {
+	harness.Server
+	before, after     uint64
+	beforeOK, afterOK bool
+}
+
+func (p *probedServer) PrepareWindow(syscalls bool) {
+	p.beforeOK, p.afterOK = false, false
+	p.Server.PrepareWindow(syscalls)
+}
+
+func (p *probedServer) BeginWindow() {
+	p.Server.BeginWindow()
+	n, err := harness.TCPRetransSegs()
+	p.before, p.beforeOK = n, err == nil
+}
+
+func (p *probedServer) EndWindow() {
+	n, err := harness.TCPRetransSegs()
+	p.after, p.afterOK = n, err == nil
+	p.Server.EndWindow()
+}
+
+func (p *probedServer) Window() harness.WindowProbes {
+	w := p.Server.Window()
+	if p.beforeOK && p.afterOK && p.after >= p.before {
+		n := p.after - p.before
+		w.TCPRetransmits = &n
+	}
+	return w
 }

@@ -302,7 +302,7 @@ func TestServerAndLoadThroughAgent(t *testing.T) {
 	if w.SyscallsErr != nil || w.Before.Stats == nil || w.After.Stats == nil {
 		t.Fatalf("server probes: %+v", w)
 	}
-	if runtime.GOOS == "linux" && (!w.After.Proc.CPUOK || w.After.Proc.CPU < w.Before.Proc.CPU || !w.Idle.MemOK) {
+	if runtime.GOOS == "linux" && (!w.After.Proc.CPUOK || w.After.Proc.CPU < w.Before.Proc.CPU || !w.Idle.MemOK || w.TCPRetransmits == nil) {
 		t.Fatalf("proc probes: %+v", w)
 	}
 	if got := w.After.Stats.Service.Accepted; got < 4 {

@@ -182,6 +182,7 @@ func (r *runner) measure(ctx context.Context, srv Server, l label, w Workload, c
 	}
 	m.rep.Figures = res.Figures()
 	f := &m.rep.Figures
+	f.ServerTCPRetransmits = probes.TCPRetransmits
 	if round >= 0 { // not a probe outside the rounds (the load generator's)
 		if hp, herr := r.writeHDR(l, w, c, index, res); herr == nil {
 			m.rep.HDRLog = hp

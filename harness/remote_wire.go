@@ -205,11 +205,13 @@ type WireProbes struct {
 	After       ServerSnapshot `json:"after"`
 	Syscalls    *uint64        `json:"syscalls,omitempty"`
 	SyscallsErr string         `json:"syscalls_error,omitempty"`
+	// TCPRetransmits over the window in the agent's network namespace (TCPRetransSegs).
+	TCPRetransmits *uint64 `json:"tcp_retransmits,omitempty"`
 }
 
 // WireProbesOf is the wire form of p.
 func WireProbesOf(p WindowProbes) WireProbes {
-	w := WireProbes{Idle: p.Idle, Before: p.Before, After: p.After, Syscalls: p.Syscalls}
+	w := WireProbes{Idle: p.Idle, Before: p.Before, After: p.After, Syscalls: p.Syscalls, TCPRetransmits: p.TCPRetransmits}
 	if p.SyscallsErr != nil {
 		w.SyscallsErr = p.SyscallsErr.Error()
 	}
@@ -218,7 +220,7 @@ func WireProbesOf(p WindowProbes) WireProbes {
 
 // Probes is the WindowProbes w carries.
 func (w WireProbes) Probes() WindowProbes {
-	p := WindowProbes{Idle: w.Idle, Before: w.Before, After: w.After, Syscalls: w.Syscalls}
+	p := WindowProbes{Idle: w.Idle, Before: w.Before, After: w.After, Syscalls: w.Syscalls, TCPRetransmits: w.TCPRetransmits}
 	if w.SyscallsErr != "" {
 		p.SyscallsErr = errors.New(w.SyscallsErr)
 	}

@@ -25,6 +25,9 @@ type WindowProbes struct {
 	// counted, with the reason in SyscallsErr.
 	Syscalls    *uint64
 	SyscallsErr error
+	// TCPRetransmits over the window in the server's network namespace (a server agent's;
+	// nil where not read: a local server shares its namespace with the load).
+	TCPRetransmits *uint64
 }
 
 // serverWindow is the server's side of one window: its figures and its CPU utilisation of its

@@ -80,7 +80,8 @@ func TestNetnsTopologyNetem(t *testing.T) {
 	c := RunConfig{Suite: "quick", Workloads: []Workload{w}, Reps: 1, Ladder: []float64{0.5}, Backends: []string{"netstd"},
 		AA: AANone, Out: t.TempDir(), NoReport: true, Exe: testExe, Duration: 300 * time.Millisecond,
 		Warmup: 100 * time.Millisecond, speedProbe: func() (float64, float64, error) { return 10e6, 25e3, nil }}
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	var stderr lockedBuffer // the agents' lines come from other goroutines
 	f := remoteFlags{topology: results.TopologyNetns, loaders: 2, netem: "delay 5ms"}
 	cleanup, err := f.apply(context.Background(), &c, &stderr)
 	if err != nil {
@@ -118,8 +119,11 @@ func TestNetnsTopologyNetem(t *testing.T) {
 			if p50 := time.Duration(*rep.Latency.P50); p50 < 10*time.Millisecond {
 				t.Errorf("%s rate %v: p50 %v under the 10 ms the netem delay adds to a round trip", r.Name(), r.Rate, p50)
 			}
-			if len(rep.Agents) != 2 {
-				t.Errorf("%s: %d agent shares", r.Name(), len(rep.Agents))
+			if len(rep.Agents) != 2 || rep.Agents[0].TCPRetransmits == nil {
+				t.Errorf("%s: agent shares %+v (want 2, with their retransmits)", r.Name(), rep.Agents)
+			}
+			if rep.ServerTCPRetransmits == nil {
+				t.Errorf("%s: no server retransmits from the server agent's namespace", r.Name())
 			}
 			points++
 		}

@@ -234,6 +234,9 @@ type Figures struct {
 	Scale      *Scale      `json:"scale,omitempty"`
 	// Agents are the load agents' shares of a repetition run by several (nil otherwise).
 	Agents []AgentShare `json:"agents,omitempty"`
+	// ServerTCPRetransmits are the TCP segments the server agent's network namespace sent
+	// again over the window (nil for a local run or where unknown).
+	ServerTCPRetransmits *uint64 `json:"server_tcp_retransmits,omitempty"`
 }
 
 // MinTailSamples is the fewest samples beyond a percentile for it to be shown as a number.

@@ -171,9 +171,16 @@ func Setup(ctx context.Context, o Options) (t *Topology, err error) {
 		}
 		t.Namespaces = append(t.Namespaces, ns)
 		t.closers = append(t.closers, func() error { return ip("netns", "del", ns) })
-		return ipAll([][]string{
+		if err := ipAll([][]string{
 			{"-n", ns, "link", "set", "lo", "up"},
 			{"link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", ns},
+		}); err != nil {
+			return err
+		}
+		// Deleting one end of a veth pair removes both at once; a namespace's own devices
+		// go only later, asynchronously, after the namespace is deleted.
+		t.closers = append(t.closers, func() error { return ip("link", "del", hostEnd) })
+		return ipAll([][]string{
 			{"link", "set", hostEnd, "master", t.Bridge},
 			{"link", "set", hostEnd, "up"},
 			{"-n", ns, "addr", "add", addr + "/24", "dev", "eth0"},

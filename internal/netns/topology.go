@@ -15,7 +15,7 @@ type Options struct {
 	Netem *netem.Spec
 	// ServerCPUs and LoadCPUs pin the agents (and what they start) when not empty.
 	ServerCPUs, LoadCPUs []int
-	Log                  io.Writer // one line per step that can fail, and the agents' stderr
+	Log                  io.Writer // stale removals and the agents' stderr (safe for concurrent use)
 }
 
 // Topology is a built topology: the agents' control addresses and what Close removes.
