@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iobench/iobench/harness"
 	"github.com/iobench/iobench/internal/cli"
 )
 
@@ -147,7 +148,7 @@ The agents' token is read from --token-file (default $IOBENCH_TOKEN_FILE) into $
 func CoordinateCmd(ctx context.Context, args []string, stdout, stderr io.Writer, run func(context.Context, []string, io.Writer, io.Writer) error) error {
 	fs := cli.NewFlagSet("deploy coordinate", stderr)
 	var c Coordinator
-	var loads, tokenFile, print string
+	var loads, tokenFile, print, engine string
 	fs.StringVar(&c.Server, "server", "", "server agent HOST:PORT")
 	fs.StringVar(&loads, "load", "", "comma-separated names of the load agents (each may resolve to several addresses, e.g. tasks.load)")
 	fs.IntVar(&c.Port, "port", DefaultPort, "the load agents' port")
@@ -155,6 +156,7 @@ func CoordinateCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs.DurationVar(&c.Wait, "wait", 2*time.Minute, "how long to wait for the agents")
 	fs.StringVar(&tokenFile, "token-file", os.Getenv(TokenFileEnv), "file holding the agents' token (a Docker secret)")
 	fs.StringVar(&print, "print", "", "after the run, copy this file (e.g. the report.md of the results folder) to stdout, for engines whose logs are the only way out")
+	fs.StringVar(&engine, "engine", "", "the engine the agents run on (swarm, k8s), recorded in the results' topology")
 	fs.Usage = func() { fmt.Fprint(stderr, coordinateUsage); fs.PrintDefaults() }
 	if err := cli.Parse(fs, args, true); err != nil {
 		return err
@@ -182,6 +184,9 @@ func CoordinateCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 		if err := LoadTokenFile(tokenFile); err != nil {
 			return cli.Failure(err)
 		}
+	}
+	if engine != "" {
+		os.Setenv(harness.EngineEnv, engine) // read by the run's topology (harness/remote_run.go)
 	}
 	server, agents, err := c.Agents(ctx, stderr)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobench/iobench/harness"
 	"github.com/iobench/iobench/internal/cli"
 )
 
@@ -123,20 +124,24 @@ func TestCoordinateCmd(t *testing.T) {
 	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
 	t.Setenv(TokenEnv, "")
 	var got []string
-	var token string
+	var token, engine string
+	t.Setenv(harness.EngineEnv, "")
 	run := func(_ context.Context, args []string, _, _ io.Writer) error {
-		got, token = args, os.Getenv(TokenEnv)
+		got, token, engine = args, os.Getenv(TokenEnv), os.Getenv(harness.EngineEnv)
 		return os.WriteFile(report, []byte("# the report\n"), 0o644)
 	}
 	var out, errb bytes.Buffer
 	err := CoordinateCmd(context.Background(), []string{"--server", serverAddr, "--load", "127.0.0.2", "--port", strconv.Itoa(port),
-		"--expect", "1", "--token-file", tokenFile, "--print", report, "--", "run", "--backends", "epoll"}, &out, &errb, run)
+		"--expect", "1", "--token-file", tokenFile, "--print", report, "--engine", "swarm", "--", "run", "--backends", "epoll"}, &out, &errb, run)
 	if err != nil {
 		t.Fatalf("%v (%s)", err, errb.String())
 	}
 	want := []string{"--server-agent", serverAddr, "--load-agents", "127.0.0.2:" + strconv.Itoa(port), "--backends", "epoll"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("run args %v, want %v", got, want)
+	}
+	if engine != "swarm" {
+		t.Errorf("$%s %q in the run, want swarm (--engine)", harness.EngineEnv, engine)
 	}
 	if token != "s3cret" {
 		t.Errorf("token %q, want the file's s3cret", token)

@@ -132,7 +132,7 @@ func K8s(o K8sOptions) ([]runtime.Object, error) {
 	for i := 0; i < o.Loaders; i++ {
 		names = append(names, K8sLoad+"-"+strconv.Itoa(i)+"."+K8sLoad)
 	}
-	args := o.coordinatorArgs(K8sServer, names, "--print", ResultsDir+"/run/report.md")
+	args := o.coordinatorArgs(K8sServer, names, "--engine", "k8s", "--print", ResultsDir+"/run/report.md")
 	coord := o.container("coordinator", secret, 1, args)
 	coord.VolumeMounts = []corev1.VolumeMount{{Name: "results", MountPath: ResultsDir}}
 	vol := corev1.Volume{Name: "results", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}

@@ -187,6 +187,9 @@ func checkK8s(t *testing.T, d decoded, loaders int) {
 		if got := flagValue(args, "--expect"); got != strconv.Itoa(loaders) {
 			t.Errorf("coordinator --expect %s, want %d", got, loaders)
 		}
+		if got := flagValue(args, "--engine"); got != "k8s" {
+			t.Errorf("coordinator --engine %q, want k8s (the results' topology)", got)
+		}
 		if got := flagValue(args, "--server"); got != K8sServer+":7070" {
 			t.Errorf("coordinator --server %q, want the server Service %s:7070", got, K8sServer)
 		}

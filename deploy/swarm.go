@@ -139,7 +139,7 @@ func Swarm(o SwarmOptions) (*Compose, error) {
 	}
 	coord := ComposeService{
 		Image:       o.Image,
-		Command:     o.coordinatorArgs(SwarmServer, []string{"tasks." + SwarmLoad}),
+		Command:     o.coordinatorArgs(SwarmServer, []string{"tasks." + SwarmLoad}, "--engine", "swarm"),
 		Environment: env, Secrets: []string{o.Secret}, Networks: []string{NetworkName},
 		Volumes: []string{"results:" + ResultsDir},
 		Labels:  map[string]string{RoleLabel: "coordinator"},

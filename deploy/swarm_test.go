@@ -106,7 +106,7 @@ func TestSwarmStack(t *testing.T) {
 			}
 			cmd := s.strings("services", SwarmCoordinator, "command")
 			if flagValue(cmd, "--load") != "tasks."+SwarmLoad || flagValue(cmd, "--server") != SwarmServer+":7070" ||
-				flagValue(cmd, "--expect") != flagValue(c.args, "--loaders") {
+				flagValue(cmd, "--expect") != flagValue(c.args, "--loaders") || flagValue(cmd, "--engine") != "swarm" {
 				t.Errorf("coordinator command %v", cmd)
 			}
 			server := s.strings("services", SwarmServer, "deploy", "placement", "constraints")

@@ -32,7 +32,8 @@
 //     the load generator's limit.
 //  3. The common capacity is the lowest of these (results.CommonCapacity; Run.Capacities
 //     records it, each probed value and what set it), and the ladder is a list of fractions of
-//     it (--ladder, default 0.2, 0.4, 0.6, 0.8; rates rounded to three digits).
+//     it (--ladder; default 0.2, 0.4, 0.6, 0.8, the quick suite 0.4, 0.6, 0.8: SuiteLadder;
+//     rates rounded to three digits).
 //  4. Every label runs every ladder point open loop in each of the run's rounds: each point is
 //     its own result (mode open, rate, LoadFraction). A pipelined point sends its Depth
 //     messages back to back per pacer event (LoadConfig.Burst). Broadcast rates count

@@ -89,9 +89,14 @@ type sconn struct {
 	nextSend uint64
 	nextRecv uint64
 	times    []int64 // intended send times of this session's messages in flight, FIFO
-	head     int
-	buf      []byte
-	sh       *steadyShard
+	// sentAt are the same messages' actual send times (times[i] is when message i was due):
+	// the kill rule classifies by when a message really went out, on which session. A
+	// lagging pacer sends messages due before a reconnect on the new session; by their due
+	// time they would predate it and count as lost.
+	sentAt []int64
+	head   int
+	buf    []byte
+	sh     *steadyShard
 }
 
 // steadyResult is what a steady load measured.
@@ -293,9 +298,10 @@ func (c *sconn) send(l *steadyLoad, t int64) {
 	}
 	c.buf = c.codec.Append(c.buf[:0], c.nextSend)
 	if c.head > 0 && c.head == len(c.times) {
-		c.times, c.head = c.times[:0], 0
+		c.times, c.sentAt, c.head = c.times[:0], c.sentAt[:0], 0
 	}
 	c.times = append(c.times, t)
+	c.sentAt = append(c.sentAt, max(t, nowNs()))
 	c.nextSend++
 	l.sent.Add(1)
 	// A failed send leaves the message owed: the session's end classifies it (in flight at a
@@ -341,7 +347,7 @@ func (l *steadyLoad) collect() *steadyResult {
 		c.mu.Lock()
 		var live []int64
 		if c.s != nil {
-			live = c.times[c.head:]
+			live = c.sentAt[c.head:]
 			res.LiveAtEnd++
 			res.LiveUps = append(res.LiveUps, c.upAt)
 		}
@@ -426,15 +432,18 @@ func (h steadyHandler) OnDisconnect(s models.Session, r models.KickReason) {
 	if !l.killed.Load() {
 		l.early.Add(1)
 	}
+	// The end is read under the connection's lock, so every send on this session (send holds
+	// the lock) is stamped before it: a message sent while the disconnect waited for the lock
+	// went out on this session, not after its end.
+	c.mu.Lock()
 	t := nowNs()
 	if l.dying.Load() {
 		l.killMu.Lock()
 		l.kills = append(l.kills, t)
 		l.killMu.Unlock()
 	}
-	c.mu.Lock()
-	c.led.Down(t, c.times[c.head:])
-	c.times, c.head = c.times[:0], 0
+	c.led.Down(t, c.sentAt[c.head:])
+	c.times, c.sentAt, c.head = c.times[:0], c.sentAt[:0], 0
 	c.nextRecv = c.nextSend // what the dead session owed will never come
 	c.s = nil
 	c.mu.Unlock()

@@ -24,6 +24,11 @@ type remoteFlags struct {
 	loaders                        int
 }
 
+// EngineEnv names the engine a run over agents records in its topology (swarm, k8s; default
+// "process": agents started by hand or by --topology netns). `iobench deploy coordinate
+// --engine` sets it inside the stack or Job it runs in.
+const EngineEnv = "IOBENCH_ENGINE"
+
 func (f *remoteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.serverAgent, "server-agent", "", "HOST:PORT of the `iobench agent` that runs the servers under test (with --load-agents)")
 	fs.StringVar(&f.loadAgents, "load-agents", "", "comma-separated HOST:PORT of the `iobench agent`s that share every load (with --server-agent)")
@@ -54,6 +59,9 @@ func (f *remoteFlags) apply(ctx context.Context, c *RunConfig, stderr io.Writer)
 		return nil, err
 	}
 	t.Kind, t.Engine, t.Link = results.TopologyAgents, "process", linkOf(f.serverAgent, splitList(f.loadAgents))
+	if e := os.Getenv(EngineEnv); e != "" {
+		t.Engine = e // set by `iobench deploy coordinate --engine` (swarm, k8s)
+	}
 	c.Servers, c.Loads, c.Topology = s, l, t
 	return func() {}, nil
 }

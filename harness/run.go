@@ -99,7 +99,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")
 	fs.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios of the suite to run (default: all)")
-	fs.StringVar(&ladder, "ladder", "", "offered rates of the equal-load ladders as fractions of each workload's common capacity (default: 0.2,0.4,0.6,0.8)")
+	fs.StringVar(&ladder, "ladder", "", "offered rates of the equal-load ladders as fractions of each workload's common capacity (default: quick 0.4,0.6,0.8; other suites 0.2,0.4,0.6,0.8)")
 	fs.StringVar(&c.Out, "out", "", "results folder (default results/<timestamp>)")
 	fs.IntVar(&c.Reps, "reps", 0, "repetitions per measurement, interleaved across backends (default: the suite's, 5; 5 against 5 is the fewest that a Mann-Whitney test can call significant at 0.05)")
 	fs.IntVar(&c.Loops, "loops", 0, "event loops / completion threads of every server backend (0 = GOMAXPROCS)")
@@ -111,7 +111,7 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.DurationVar(&c.Duration, "duration", 0, "override every workload's measured window (default: the workload's own)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "override every workload's warm-up, 0s for none (default: the workload's own)")
 	fs.DurationVar(&c.SLO, "slo", 0, "p99 latency objective of the sweep scenario (default 5ms)")
-	fs.Float64Var(&c.Rate, "rate", 0, "override the fixed open-loop rate (msgs/s) of the workloads that have one, e.g. faults (default: the workload's)")
+	fs.Float64Var(&c.Rate, "rate", 0, "override the fixed open-loop rate (msgs/s) of the workloads that have one (faults) and the soak's rate (default: the workload's; soak: half of the probed capacity)")
 	var remote remoteFlags
 	remote.register(fs)
 	if err := cli.Parse(fs, args, false); err != nil {
@@ -225,7 +225,10 @@ func Run(ctx context.Context, c RunConfig, stdout, stderr io.Writer) (*results.R
 		}
 	}
 	if c.Ladder == nil {
-		c.Ladder = results.DefaultLadder
+		c.Ladder = SuiteLadder[c.Suite]
+		if c.Ladder == nil {
+			c.Ladder = results.DefaultLadder
+		}
 	}
 	if err := results.ValidateLadder(c.Ladder); err != nil {
 		return nil, cli.Usagef("ladder: %v", err)

@@ -39,7 +39,7 @@ func TestRunSmallSuite(t *testing.T) {
 		{Scenario: results.ScenarioIdle, App: "framed", Proto: proto.Framed, Conns: 50, Idle: 45, Size: 64, Depth: 1, Warmup: 100 * time.Millisecond, Duration: ms},
 		{Scenario: results.ScenarioChurn, App: "echo", Proto: proto.Echo, Conns: 2, Size: 64, Warmup: 100 * time.Millisecond, Duration: ms},
 		{Scenario: results.ScenarioReconnect, App: "echo", Proto: proto.Echo, Conns: 5, Size: 64, Warmup: 100 * time.Millisecond, Duration: 1500 * time.Millisecond, Reps: 1},
-		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 4, Size: 64, StartRate: 500, SLO: time.Second, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond, Reps: 1},
+		{Scenario: results.ScenarioSweep, App: "echo", Proto: proto.Echo, Conns: 4, Size: 64, StartRate: 100, SLO: 2 * time.Second, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond, Reps: 1}, // a first step a loaded machine still meets (the test checks the shape, not a speed)
 	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer

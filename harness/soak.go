@@ -84,9 +84,12 @@ func (r *runner) runSoak(ctx context.Context, w Workload) ([]results.Result, *re
 		r.failures = append(r.failures, fmt.Sprintf("%s: no soak rate: %v", w.Name(), err))
 		return capRes, nil
 	}
-	rate := float64(int(capacity*SoakShare/10)) * 10
-	fmt.Fprintf(r.stderr, "  %s: common capacity %.0f msgs/s (limited by %s); soak at %.0f msgs/s for %v per label, one label after the other\n",
-		w.Name(), capacity, by, rate, w.Duration)
+	rate, why := float64(int(capacity*SoakShare/10))*10, "half of it"
+	if r.cfg.Rate > 0 {
+		rate, why = r.cfg.Rate, "--rate"
+	}
+	fmt.Fprintf(r.stderr, "  %s: common capacity %.0f msgs/s (limited by %s); soak at %.0f msgs/s (%s) for %v per label, one label after the other\n",
+		w.Name(), capacity, by, rate, why, w.Duration)
 	cp := &results.Capacity{Workload: results.Key{Scenario: w.Scenario, Proto: w.App, Mode: results.ModeOpen, Conns: w.Conns,
 		Size: w.Size, Depth: w.Depth}.String(), MsgsPerSec: capacity, LimitedBy: by, PerBackend: per, Fractions: []float64{SoakShare}}
 	w.Rate = rate // an open-loop result at this rate, off any ladder
