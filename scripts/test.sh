@@ -53,7 +53,7 @@ else
 fi
 
 step "Windows suite under Wine"
-if command -v wine64 >/dev/null 2>&1 || command -v wine >/dev/null 2>&1; then
+if command -v wine64 >/dev/null 2>&1 || command -v wine >/dev/null 2>&1 || [ -x /usr/lib/wine/wine64 ]; then # as scripts/wine/env.sh finds it
 	scripts/wine/test.sh || fail=1
 	step "iobench (Windows build) under Wine: backends, run, serve against the real sockperf"
 	scripts/wine-smoke.sh || fail=1
