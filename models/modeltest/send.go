@@ -98,7 +98,12 @@ func testGather(t *testing.T, backend string) {
 	if n := sendErrs.Load() + postErrs.Load(); n > 0 {
 		t.Fatalf("%d Send/Post errors, first: %v", n, loadErr(&firstErr))
 	}
-	WaitFor(t, "Stats().Sends to count every Send", func() bool { return svc.Stats().Sends >= total })
+	// The peer can read the last bytes before the writer that wrote them has counted them
+	// (the counters follow the write's return): wait for both counts.
+	WaitFor(t, "Stats() to count every Send and every byte", func() bool {
+		st := svc.Stats()
+		return st.Sends >= total && st.BytesSent >= total*msgLen
+	})
 	st := svc.Stats()
 	if st.Sends != total {
 		t.Errorf("Stats().Sends = %d, want %d", st.Sends, total)
