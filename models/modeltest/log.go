@@ -181,6 +181,9 @@ func logFlushInterval(t *testing.T, eng models.Engine) {
 		b, _ := os.ReadFile(path)
 		return bytes.Equal(b, logLine(0, 0))
 	})
+	// The file can show the line before the write's completion is counted (a completion
+	// port's packet is dispatched after the data is in the file): wait for the count too.
+	WaitFor(t, "the write counted", func() bool { return l.Stats().Written >= 1 })
 	if st := l.Stats(); st.Written != 1 || st.WriteCalls != 1 {
 		t.Fatalf("counters %+v", st)
 	}
