@@ -125,13 +125,14 @@
 //
 // # What a suite costs
 //
-// The quick suite (5 backends and the A/A twin, 5 rounds): for pingpong and broadcast 2 probe
-// rounds of 6 labels, the load generator's probe and 5 rounds × 6 labels × 4 points of 0.2 s
-// warm-up and 0.5–2 s windows (about 0.8 s each where the capacity is 60 000 msgs/s or
-// more); idle and churn 5 × 6 × 0.9 s; about 4 minutes on 2 cores, more when windows are
-// measured again for steady state or the machine is slow (a lower capacity means longer
-// windows). The full suite (five ladder workloads with 1.5–3 s windows, idle with 10 000
-// connections, churn, bulk, reconnect, sweep, faults, and the logging and crypto variants
+// The quick suite (5 backends and the A/A twin, 8 rounds): for pingpong and broadcast 2 probe
+// rounds of 6 labels, the load generator's probe and 8 rounds × 6 labels × 3 points of 0.2 s
+// warm-up and 0.5–2 s windows (about 0.9 s each where the capacity is 60 000 msgs/s or
+// more); idle and churn 8 × 6 × 0.9 s; about 6.5 minutes on 2 cores, more when rounds are
+// measured again after a speed drift, windows again for steady state, or the machine is slow
+// (a lower capacity means longer windows). The full suite (five ladder workloads with 1.5–3 s
+// windows, idle with 10 000 connections, churn, bulk, reconnect, sweep, faults, and the
+// logging and crypto variants
 // with every label doubled) is planned for about 60 minutes; see Suites.
 //
 // # Seams

@@ -94,14 +94,14 @@ func RunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("run", stderr)
 	var c RunConfig
 	var backends, scenarios, ladder, conns string
-	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~4 min on 2 cores), full (~60 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
+	fs.StringVar(&c.Suite, "suite", "quick", "suite: quick (~7 min on 2 cores), full (~90 min), faults (~1 min per backend), soak (--duration per backend, default 10 min) or scale (idle connections up to this machine's limit)")
 	fs.StringVar(&conns, "conns", "", "scale suite: comma-separated connection counts (default 1000,4000,16000,100000; counts above this machine's limit are refused)")
 	fs.StringVar(&backends, "backends", "", "comma-separated server backends, and optionally one A/A twin such as netstd#aa (default: every registered one; unavailable ones are recorded as skipped)")
 	fs.StringVar(&c.AA, "aa", "", "backend measured a second time as its A/A twin BACKEND#aa, to calibrate what a significant difference is here (default: netstd, or the first available backend; none: no twin)")
 	fs.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios of the suite to run (default: all)")
 	fs.StringVar(&ladder, "ladder", "", "offered rates of the equal-load ladders as fractions of each workload's common capacity (default: quick 0.4,0.6,0.8; other suites 0.2,0.4,0.6,0.8)")
 	fs.StringVar(&c.Out, "out", "", "results folder (default results/<timestamp>)")
-	fs.IntVar(&c.Reps, "reps", 0, "repetitions per measurement, interleaved across backends (default: the suite's, 5; 5 against 5 is the fewest that a Mann-Whitney test can call significant at 0.05)")
+	fs.IntVar(&c.Reps, "reps", 0, "repetitions per measurement, interleaved across backends (default: the suite's, 8 for quick and full: the report corrects a run's verdicts for each other (Holm), and with fewer than 7 against 7 no difference survives that in a quick suite's 45 tests)")
 	fs.IntVar(&c.Loops, "loops", 0, "event loops / completion threads of every server backend (0 = GOMAXPROCS)")
 	fs.IntVar(&c.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of every server (0 = the number of CPUs it is pinned to)")
 	fs.StringVar(&c.ClientBackend, "client-backend", "", "load generator backend, the same for every server (default: "+DefaultClientBackend()+")")

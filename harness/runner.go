@@ -317,7 +317,14 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 	for i := range ci {
 		ci[i] = i
 	}
-	for rep := 0; rep < reps && ctx.Err() == nil; rep++ {
+	// A round whose speed calibration drifted (the machine changed speed while it ran) is
+	// measured again, up to MaxRemeasured(reps) extra rounds per workload: its repetitions stay
+	// in the results flagged (SpeedDrifted, Replaced) and out of every median and test, so that
+	// each label keeps reps repetitions taken at one speed. Past the bound, drifted rounds are
+	// kept, flagged.
+	target, extra := reps, 0
+	var pending []key // repetitions of a drifted round, replaced once the extra round has run
+	for rep := 0; rep < target && ctx.Err() == nil; rep++ {
 		round := r.round
 		r.round++
 		cpu0, pp0, calErr := r.speedProbe()
@@ -356,7 +363,7 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 					what += " " + s
 				}
 				fmt.Fprintf(r.stderr, "[%d/%d] %s %s rep %d/%d: %s (%.1fs)\n", r.step, r.total, lb.key(), what,
-					rep+1, reps, repLine(&m.rep), time.Since(t0).Seconds())
+					rep+1, target, repLine(&m.rep), time.Since(t0).Seconds())
 				if ctx.Err() != nil {
 					break
 				}
@@ -374,10 +381,30 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 		if calErr == nil && calErr1 == nil {
 			cal := results.NewCalibration(round, cpu0, cpu1, pp0, pp1)
 			r.calibrations = append(r.calibrations, cal)
+			if ctx.Err() == nil && len(pending) > 0 {
+				// The extra round ran to its end: the drifted one it stands for is replaced.
+				for _, k := range pending {
+					for i := range res[k].Repetitions {
+						if rp := &res[k].Repetitions[i]; rp.SpeedDrifted && !rp.Replaced && rp.Index < rep {
+							rp.Replaced = true
+							break
+						}
+					}
+				}
+				pending = nil
+			}
 			if cal.Drifted {
 				for _, k := range ran {
 					reps := res[k].Repetitions
 					reps[len(reps)-1].SpeedDrifted = true
+				}
+				if extra < MaxRemeasured(reps) && ctx.Err() == nil {
+					extra++
+					target++
+					pending = append([]key(nil), ran...)
+					r.total += len(ran)
+					fmt.Fprintf(r.stderr, "  round %d drifted %.0f %% (speed calibration before vs after): measured again (%d of at most %d extra rounds)\n",
+						round+1, 100*cal.Drift, extra, MaxRemeasured(reps))
 				}
 			}
 		} else {
@@ -406,6 +433,10 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 	}
 	return out
 }
+
+// MaxRemeasured is the most extra rounds a workload of reps repetitions spends measuring
+// drifted rounds again: half of reps, rounded up.
+func MaxRemeasured(reps int) int { return (reps + 1) / 2 }
 
 // judge records a result's failures: a failed repetition, or failed verification.
 func (r *runner) judge(rr *results.Result, w Workload, c cell, reps int) {

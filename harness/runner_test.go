@@ -124,8 +124,9 @@ func TestRunPlanWithFakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Probe: 2 rounds × 2 labels closed loop, the load generator's probe at the common
-	// capacity, then 3 rounds × 2 labels × 2 points, one of them measured twice.
-	if want := 2*2 + 1 + 3*2*2 + 1; len(lab.loads) != want {
+	// capacity, then 3 rounds × 2 labels × 2 points, one of them measured twice, and the
+	// drifted round 3 measured again (round 5).
+	if want := 2*2 + 1 + 3*2*2 + 1 + 2*2; len(lab.loads) != want {
 		t.Fatalf("%d loads, want %d: %v", len(lab.loads), want, lab.loads)
 	}
 	cp := run.Capacities
@@ -139,12 +140,31 @@ func TestRunPlanWithFakes(t *testing.T) {
 		ladderLoads[5] != "netstd 48000" || ladderLoads[9] != "netstd 20000" {
 		t.Fatalf("ladder order %v", ladderLoads)
 	}
-	if len(run.Speed.Rounds) != 5 || !run.Speed.Rounds[3].Drifted || run.Speed.Rounds[2].Drifted {
-		t.Fatalf("speed rounds %+v, want 5 with round 3 alone drifted", run.Speed.Rounds)
+	if len(run.Speed.Rounds) != 6 || !run.Speed.Rounds[3].Drifted || run.Speed.Rounds[2].Drifted || run.Speed.Rounds[5].Drifted {
+		t.Fatalf("speed rounds %+v, want 6 with round 3 alone drifted", run.Speed.Rounds)
+	}
+	if !strings.Contains(stderr.String(), "round 4 drifted 30 % (speed calibration before vs after): measured again (1 of at most 2 extra rounds)") {
+		t.Error("stderr does not say the drifted round is measured again")
 	}
 	for _, r := range run.Results {
 		if r.Capacity {
 			continue
+		}
+		if len(r.Repetitions) != 4 {
+			t.Errorf("%s at %v: %d repetitions, want 3 and the drifted one", r.Name(), r.LoadFraction, len(r.Repetitions))
+		}
+		counted := 0
+		for i := range r.Repetitions {
+			rep := &r.Repetitions[i]
+			if r.Counted(rep) {
+				counted++
+			}
+			if rep.Replaced != (rep.Round == 3) {
+				t.Errorf("%s round %d: replaced %v", r.Name(), rep.Round, rep.Replaced)
+			}
+		}
+		if counted != 3 || len(results.MetricServerCPU.Samples(&r)) != 3 {
+			t.Errorf("%s at %v: %d counted repetitions, want 3 (the drifted round's replaced)", r.Name(), r.LoadFraction, counted)
 		}
 		for _, rep := range r.Repetitions {
 			if rep.Saturated != (r.LoadFraction == 1.2) {
@@ -166,7 +186,7 @@ func TestRunPlanWithFakes(t *testing.T) {
 			}
 		}
 	}
-	if lab.started != 2*2+1+3*2 {
-		t.Errorf("%d servers started, want one per label and round (and one for the load generator's probe): %d", lab.started, 2*2+1+3*2)
+	if want := 2*2 + 1 + 4*2; lab.started != want {
+		t.Errorf("%d servers started, want one per label and round (and one for the load generator's probe): %d", lab.started, want)
 	}
 }

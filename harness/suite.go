@@ -67,17 +67,24 @@ func (w Workload) Name() string {
 	return s
 }
 
-// Suites. The quick suite is what `iobench run` does with no arguments: about 4 minutes for
+// Suites. The quick suite is what `iobench run` does with no arguments: about 6.5 minutes for
 // five backends and the A/A twin on 2 cores. pingpong and broadcast are compared at equal
 // offered load (Ladder): a capacity probe (2 closed-loop rounds of 0.5 s per label), one
-// open-loop probe of the load generator, then 4 ladder points per label in each of 5 rounds,
+// open-loop probe of the load generator, then 3 ladder points per label in each of 8 rounds,
 // each point's window long enough for TailTarget latency samples (0.5 s at least, 2 s at
 // most: a capacity of 30 000 msgs/s still gives its 20 % point 100 samples beyond p99). idle (memory per connection) and churn (connection rate) have no message rate to
 // equalise and run as before. Pipelined is in the full suite only: at equal offered load it
 // is pingpong with bursts of Depth, and its 120 more measurements would make the quick suite
-// 6 minutes. The suite runs 5 repetitions: with 3 against 3 the smallest two-sided
-// Mann-Whitney p is 0.10, so no difference could ever be called significant at alpha 0.05;
-// with 4 against 4 it is 0.029, only for a perfect separation; with 5 against 5, 0.008.
+// 6 minutes. The suite runs 8 repetitions: the report corrects the p-values of a run's
+// verdicts together (Holm's method over about 45 tests in this suite, results.Family), so a
+// difference is significant only if its p is below about 0.05/45 ≈ 0.001. The smallest
+// two-sided Mann–Whitney p of n against n is 2/C(2n, n): 0.008 for 5 against 5 (never enough),
+// 0.00058 for 7 (only a complete separation), 0.00016 for 8, where a separation with one or
+// two swapped pairs still counts (a single outlier does not undo a verdict). A round whose
+// speed calibration drifted is measured again (results.Rep.Replaced), up to 4 extra rounds
+// per workload. About 7 minutes on 2 cores (measured 2026-12-02: 6 min 26 s without a round
+// measured again); 5 repetitions took 4 minutes but called verdicts that the next run did not
+// repeat.
 //
 // logging and crypto (app variants beside plain framed, every label twice) are in the full suite
 // only: on the quick suite's ladder they would add about 5 minutes each.
@@ -155,7 +162,7 @@ func ladderFull(w Workload) Workload {
 var SuiteLadder = map[string][]float64{"quick": {0.4, 0.6, 0.8}}
 
 // SuiteReps is the default number of repetitions per suite.
-var SuiteReps = map[string]int{"quick": 5, "full": 5, "faults": 3, "soak": 1, "scale": 1}
+var SuiteReps = map[string]int{"quick": 8, "full": 8, "faults": 3, "soak": 1, "scale": 1}
 
 // SuiteCapacityReps is the number of capacity-probe rounds of a ladder workload per suite
 // (the closed-loop capacity results have that many repetitions). The quick suite's 2 give

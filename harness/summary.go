@@ -212,14 +212,20 @@ func status(r *results.Result) string {
 	if r.Steady != nil && !r.Steady.OK {
 		parts = append(parts, "not steady")
 	}
-	drift, intr := 0, 0
+	drift, intr, replaced := 0, 0, 0
 	for _, rep := range r.Repetitions {
-		if rep.SpeedDrifted {
+		switch {
+		case rep.Replaced:
+			replaced++
+		case rep.SpeedDrifted:
 			drift++
 		}
 		if rep.Interrupted {
 			intr++
 		}
+	}
+	if replaced > 0 {
+		parts = append(parts, fmt.Sprintf("remeasured %d/%d", replaced, len(r.Repetitions)))
 	}
 	if drift > 0 {
 		parts = append(parts, fmt.Sprintf("drift %d/%d", drift, len(r.Repetitions)))

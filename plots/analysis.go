@@ -18,19 +18,41 @@ type analysis struct {
 	capacity  map[*ladder]*verdict              // closed-loop capacity verdict of a ladder
 	plain     map[results.Key]map[int][]verdict // per workload, per source
 	questions map[int][]question                // per source, in page order
+	multi     map[int]*multi                    // per source: its families of tests
 }
 
 func analyse(m *results.Merged) *analysis {
+	// Two passes: the first adds every test of each run to that run's families, the second
+	// judges every test on its p corrected for the family (results.Family, Holm).
+	mts := map[int]*multi{}
+	analyseWith(m, mts)
+	for _, mt := range mts {
+		mt.verdicts.Close()
+		mt.aa.Close()
+	}
+	a := analyseWith(m, mts)
+	a.multi = mts
+	return a
+}
+
+func analyseWith(m *results.Merged, mts map[int]*multi) *analysis {
 	a := &analysis{m: m, rp: newReport(m), ladders: map[results.Key][]*ladder{},
 		capacity: map[*ladder]*verdict{}, plain: map[results.Key]map[int][]verdict{},
 		questions: map[int][]question{}}
+	mt := func(si int) *multi {
+		if mts[si] == nil {
+			mts[si] = newMulti()
+		}
+		return mts[si]
+	}
 	for _, fam := range m.Families {
 		bySrc := splitSources(a.rp.seriesOf(m.FamilyOf(fam)))
 		for _, si := range sortedKeys(bySrc) {
-			l := newLadder(fam, m.Sources[si], si, bySrc[si])
+			l := newLadder(fam, m.Sources[si], si, bySrc[si], mt(si))
 			a.ladders[fam] = append(a.ladders[fam], l)
 			a.questions[si] = append(a.questions[si], l.questions()...)
-			if v, ok := metricVerdict(results.MetricMsgsPerSec, capacityMetric, byName(l.capRes)); ok {
+			if v, ok := metricVerdict(results.MetricMsgsPerSec, capacityMetric, byName(l.capRes), mt(si),
+				"capacity\x00"+results.FamilyTitle(fam)); ok {
 				v.questions = []question{{workload: results.FamilyTitle(fam), metric: capacityMetric,
 					text: v.Short, out: v.outcome()}}
 				a.capacity[l] = &v
@@ -42,7 +64,7 @@ func analyse(m *results.Merged) *analysis {
 		bySrc := splitSources(a.rp.seriesOf(m.Of(k)))
 		a.plain[k] = map[int][]verdict{}
 		for _, si := range sortedKeys(bySrc) {
-			vs := verdicts(k, byName(bySrc[si]))
+			vs := verdicts(k, byName(bySrc[si]), mt(si))
 			a.plain[k][si] = vs
 			for _, v := range vs {
 				a.questions[si] = append(a.questions[si], v.questions...)
@@ -50,6 +72,70 @@ func analyse(m *results.Merged) *analysis {
 		}
 	}
 	return a
+}
+
+// multi is one run's two families of tests (results.Family): the verdicts (best against
+// runner-up, every metric at every point of every workload) and the A/A pair's tests. Each
+// is corrected by Holm's method over its own tests, so that a run of identical backends makes
+// a false verdict, and an A/A pair looks different, in at most about 5 % of runs rather than
+// in most of them.
+type multi struct {
+	verdicts, aa *results.Family
+}
+
+func newMulti() *multi {
+	return &multi{verdicts: results.NewFamily("verdicts"), aa: results.NewFamily("A/A")}
+}
+
+// text says what the families corrected for ("" when the run made no test).
+func (mt *multi) text() string {
+	if mt == nil || mt.verdicts.Size()+mt.aa.Size() == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("verdicts: %d tests corrected together (Holm)", mt.verdicts.Size())
+	if n := mt.verdicts.Left; n > 0 {
+		s += fmt.Sprintf(", %d more that could not be significant left out", n)
+	}
+	if n := mt.aa.Size(); n > 0 {
+		s += fmt.Sprintf("; A/A pair: %d tests corrected together", n)
+	}
+	return s + "."
+}
+
+// verdict is the adjuster of the verdict test under key.
+func (mt *multi) verdict(key string) results.Adjuster {
+	if mt == nil {
+		return nil
+	}
+	return func(u results.UTest) results.UTest {
+		mt.verdicts.Add(key, u)
+		return mt.verdicts.Adjust(key, u)
+	}
+}
+
+// aaTest is the adjuster of the A/A tests of one metric under key, one per point (named by
+// point; nil: a single point).
+func (mt *multi) aaTest(key string, point func(int) string) func(int, results.UTest) results.UTest {
+	if mt == nil {
+		return nil
+	}
+	return func(i int, u results.UTest) results.UTest {
+		k := key
+		if point != nil {
+			k += "\x00" + point(i)
+		}
+		mt.aa.Add(k, u)
+		return mt.aa.Adjust(k, u)
+	}
+}
+
+// pairwise is the adjuster of a test outside the family (a crossing's sides): Bonferroni over
+// the verdict family's size, never less strict than the verdicts themselves.
+func (mt *multi) pairwise() results.Adjuster {
+	if mt == nil {
+		return nil
+	}
+	return func(u results.UTest) results.UTest { return mt.verdicts.Adjust("\x00pairwise", u) }
 }
 
 func splitSources(ss []series) map[int][]series {
@@ -245,6 +331,7 @@ func (a *analysis) group(srcs []int) acrossGroup {
 		}
 	}
 	g.Replicat = g.Counts[results.Partly] == 0 && g.Counts[results.Opposite] == 0
+	aaText := a.aaAcross(srcs)
 	if g.Replicat {
 		g.Verdict = fmt.Sprintf("The runs agree on every verdict that either calls significant (%d verdicts: %s).",
 			len(g.Rows), strings.Join(parts, ", "))
@@ -252,5 +339,31 @@ func (a *analysis) group(srcs []int) acrossGroup {
 		g.Verdict = fmt.Sprintf("%d verdict(s) do not replicate across these runs (%d verdicts: %s): a verdict that holds in one run only is not one to act on.",
 			g.Counts[results.Partly]+g.Counts[results.Opposite], len(g.Rows), strings.Join(parts, ", "))
 	}
+	if aaText != "" {
+		g.Verdict += " " + aaText
+	}
 	return g
+}
+
+// aaAcross says whether the A/A pair differed significantly (corrected) in any of the runs.
+func (a *analysis) aaAcross(srcs []int) string {
+	var sizes, noisy []string
+	for _, si := range srcs {
+		mt := a.multi[si]
+		if mt == nil || mt.aa.Size() == 0 {
+			return ""
+		}
+		sizes = append(sizes, fmt.Sprint(mt.aa.Size()))
+		if sig := mt.aa.Significant(); len(sig) > 0 {
+			var where []string
+			for _, k := range sig {
+				where = append(where, strings.Join(strings.Split(k, "\x00"), " / "))
+			}
+			noisy = append(noisy, fmt.Sprintf("%s at %s", a.m.Sources[si].Label, strings.Join(where, "; ")))
+		}
+	}
+	if len(noisy) == 0 {
+		return fmt.Sprintf("The A/A pair was never significant (%s tests per run, corrected together).", strings.Join(sizes, ", "))
+	}
+	return "The A/A pair differed significantly in " + strings.Join(noisy, ", ") + ": those metrics were too noisy for verdicts there."
 }

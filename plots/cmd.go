@@ -11,7 +11,11 @@
 // a ladder (older runs, idle, churn, sweep) render as before.
 //
 // Verdicts. At each rate and for each metric, the best ranked label is tested against the
-// runner-up (two-sided Mann–Whitney U over repetitions, α = 0.05). A saturated label, a label
+// runner-up (two-sided Mann–Whitney U over repetitions, α = 0.05), and the p-values of all the
+// verdicts of one run are corrected together by Holm's method (results.Family: about fifty
+// tests in the quick suite; uncorrected, a run of identical backends would call one or two of
+// them significant by chance, and two runs of one machine would disagree on them). The A/A
+// pair's tests are corrected the same way as a family of their own. A saturated label, a label
 // with too few samples beyond a percentile, and the A/A twin are never ranked. The A/A pair is
 // one backend measured twice under two labels ("netstd" and "netstd#aa"), interleaved with the
 // rest. For each metric of a comparison, the A/A spread is the largest |relative difference of
@@ -20,7 +24,7 @@
 // for that metric, taken at its worst point because one point's A/A difference is one noisy
 // draw. A difference between labels is called significant only if its p < α AND its relative
 // difference (best − runner-up)/|runner-up| exceeds the A/A spread. When the A/A pair itself
-// differs significantly (p < α) at any point of a comparison, the report says the machine was
+// differs significantly (corrected p < α) at any point of a comparison, the report says the machine was
 // too noisy for verdicts on that metric there, and calls nothing on it significant. A run
 // without an A/A pair falls back to p < α alone and says it is not calibrated. Curves cross
 // where the difference of two labels' medians changes sign between consecutive rates; a

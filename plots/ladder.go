@@ -24,6 +24,7 @@ type ladder struct {
 	pts      map[string][]*series
 	capRes   []series // closed-loop capacity results
 	metrics  []ladderMetric
+	mt       *multi // the run's families of tests (nil: uncorrected)
 }
 
 // ladderMetric is one metric along the ladder.
@@ -48,9 +49,9 @@ type crossing struct {
 
 // newLadder analyses the series of one family from one run (ladder points and capacity
 // results mixed).
-func newLadder(fam results.Key, src results.Source, srcIdx int, ss []series) *ladder {
+func newLadder(fam results.Key, src results.Source, srcIdx int, ss []series, mt *multi) *ladder {
 	l := &ladder{fam: fam, src: src, srcIdx: srcIdx, capacity: src.Run.Run.CapacityOf(fam),
-		pts: map[string][]*series{}}
+		pts: map[string][]*series{}, mt: mt}
 	fracSet := map[float64]float64{}
 	for _, s := range ss {
 		r := s.entry.Result
@@ -99,7 +100,7 @@ func (l *ladder) analyse(m results.Metric) ladderMetric {
 			lm.cands[i] = append(lm.cands[i], c)
 		}
 	}
-	lm.aa = l.calibrate(lm.cands)
+	lm.aa = l.calibrate(lm.cands, l.mt.aaTest(results.FamilyTitle(l.fam)+"\x00"+m.Title, func(i int) string { return pct(l.fracs[i]) }))
 	for i := range l.fracs {
 		var cs []results.Candidate
 		for _, c := range lm.cands[i] {
@@ -107,7 +108,8 @@ func (l *ladder) analyse(m results.Metric) ladderMetric {
 				cs = append(cs, c)
 			}
 		}
-		lm.verdicts = append(lm.verdicts, results.ComparePoint(m, cs, lm.aa))
+		q := question{workload: results.FamilyTitle(l.fam), metric: m.Title, point: pct(l.fracs[i])}
+		lm.verdicts = append(lm.verdicts, results.ComparePoint(m, cs, lm.aa, l.mt.verdict(q.key())))
 	}
 	lm.crossings = l.crossings(lm)
 	return lm
@@ -115,7 +117,7 @@ func (l *ladder) analyse(m results.Metric) ladderMetric {
 
 // calibrate is the A/A calibration of one metric: the twin against its base at every point.
 // With several twins (not a suite's shape) the noisiest, then widest, calibration is used.
-func (l *ladder) calibrate(cands [][]results.Candidate) *results.AA {
+func (l *ladder) calibrate(cands [][]results.Candidate, adj func(int, results.UTest) results.UTest) *results.AA {
 	var best *results.AA
 	for ti, twin := range l.labels {
 		base := results.AATwinOf(twin)
@@ -127,7 +129,7 @@ func (l *ladder) calibrate(cands [][]results.Candidate) *results.AA {
 		for i := range cands {
 			bs, ts = append(bs, cands[i][bi]), append(ts, cands[i][ti])
 		}
-		a := results.Calibrate(bs, ts)
+		a := results.Calibrate(bs, ts, adj)
 		if !a.Present() {
 			continue
 		}
@@ -168,8 +170,8 @@ func (l *ladder) crossings(lm ladderMetric) []crossing {
 				continue
 			}
 			for _, c := range results.Crossings(l.fracs, med(ai), med(bi)) {
-				_, j1, _ := results.Pairwise(lm.cands[c.I][ai], lm.cands[c.I][bi], lm.aa)
-				_, j2, _ := results.Pairwise(lm.cands[c.J][ai], lm.cands[c.J][bi], lm.aa)
+				_, j1, _ := results.Pairwise(lm.cands[c.I][ai], lm.cands[c.I][bi], lm.aa, l.mt.pairwise())
+				_, j2, _ := results.Pairwise(lm.cands[c.J][ai], lm.cands[c.J][bi], lm.aa, l.mt.pairwise())
 				x := crossing{a: a, b: b, c: c, frac: c.X, sig: j1.Significant && j2.Significant}
 				// The rate at the crossing, interpolated like the fraction.
 				t := (c.X - l.fracs[c.I]) / (l.fracs[c.J] - l.fracs[c.I])

@@ -146,7 +146,7 @@ func TestLadderSectionFlags(t *testing.T) {
 	var interrupted, tooFew, sat bool
 	for _, r := range sec.Rows {
 		if r.Label == "netstd" && strings.HasPrefix(r.Offered, "80 %") {
-			interrupted = strings.Contains(r.Reps, "4 of 5 (1 interrupted")
+			interrupted = strings.Contains(r.Reps, "7 of 8 (1 interrupted")
 		}
 		if r.TooFew999 {
 			tooFew = true

@@ -86,7 +86,7 @@ func (l *ladder) section() ladderSection {
 			for _, p := range lm.aa.Points {
 				c := cell{Text: "—"}
 				if p.Present {
-					c = cell{Text: fmt.Sprintf("%+.1f %%, p=%.3f", 100*p.Rel, p.U.P), Bad: p.Noisy()}
+					c = cell{Text: fmt.Sprintf("%+.1f %%, %s", 100*p.Rel, pText(p.U)), Bad: p.Noisy()}
 					if p.Noisy() {
 						c.Text += " — significant: too noisy"
 					}
@@ -172,7 +172,7 @@ func steadyText(r *results.Result) (string, bool) {
 
 // repsText is the repetition count with what was left out of the medians and why.
 func repsText(r *results.Result) string {
-	counted, interrupted, failed, other, drifted := 0, 0, 0, 0, 0
+	counted, interrupted, failed, other, drifted, replaced := 0, 0, 0, 0, 0, 0
 	for i := range r.Repetitions {
 		rep := &r.Repetitions[i]
 		switch {
@@ -180,6 +180,8 @@ func repsText(r *results.Result) string {
 			interrupted++
 		case rep.Error != "":
 			failed++
+		case rep.Replaced:
+			replaced++
 		case rep.Saturated != r.Saturated:
 			other++
 		default:
@@ -206,6 +208,9 @@ func repsText(r *results.Result) string {
 			state = "saturated"
 		}
 		why = append(why, fmt.Sprintf("%d %s, not averaged in", other, state))
+	}
+	if replaced > 0 {
+		why = append(why, fmt.Sprintf("%d in a drifted round, measured again", replaced))
 	}
 	if drifted > 0 {
 		why = append(why, fmt.Sprintf("%d in a drifted round", drifted))
@@ -235,9 +240,9 @@ func pointText(m results.Metric, pv results.PointVerdict) string {
 	case !pv.Tested:
 		s = pv.Best + " only"
 	case pv.Significant:
-		s = fmt.Sprintf("%s %+.1f %% vs %s, p=%.3f", pv.Best, 100*pv.Rel, pv.Runner, pv.U.P)
+		s = fmt.Sprintf("%s %+.1f %% vs %s, %s", pv.Best, 100*pv.Rel, pv.Runner, pText(pv.U))
 	default:
-		s = fmt.Sprintf("n.s.: %s %+.1f %% vs %s, p=%.3f (%s)", pv.Best, 100*pv.Rel, pv.Runner, pv.U.P, pv.Why)
+		s = fmt.Sprintf("n.s.: %s %+.1f %% vs %s, %s (%s)", pv.Best, 100*pv.Rel, pv.Runner, pText(pv.U), pv.Why)
 	}
 	if len(pv.Saturated) > 0 {
 		s += "; saturated: " + strings.Join(pv.Saturated, ", ")
@@ -273,9 +278,9 @@ func (l *ladder) summary(lm ladderMetric) verdict {
 		i := lm.aa.NoisyAt[0]
 		p := lm.aa.Points[i]
 		v.Noisy = true
-		v.Short = fmt.Sprintf("too noisy (A/A p=%.3f at %s)", p.U.P, pct(l.fracs[i]))
-		v.Text = fmt.Sprintf("%s: the A/A pair %s / %s differed significantly at %s (%+.1f %%, p=%.3f): the machine was too noisy for verdicts on this metric",
-			lm.m.Title, lm.aa.Base, lm.aa.Twin, pct(l.fracs[i]), 100*p.Rel, p.U.P)
+		v.Short = fmt.Sprintf("too noisy (A/A %s at %s)", pText(p.U), pct(l.fracs[i]))
+		v.Text = fmt.Sprintf("%s: the A/A pair %s / %s differed significantly at %s (%+.1f %%, %s): the machine was too noisy for verdicts on this metric",
+			lm.m.Title, lm.aa.Base, lm.aa.Twin, pct(l.fracs[i]), 100*p.Rel, pText(p.U))
 		return v
 	}
 	var order []string

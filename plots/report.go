@@ -119,6 +119,7 @@ type page struct {
 // runView is one run (source) in the runs table.
 type runView struct {
 	Label, Path, Suite, When, Speed string
+	Tests                           string // how many tests its verdicts were corrected for
 	Drift                           []string
 	Interrupted                     bool
 }
@@ -198,8 +199,9 @@ func build(outDir string, inputs []string, runs []results.LoadedRun, bad []error
 		}
 		pg.Hosts = append(pg.Hosts, hv)
 	}
-	for _, src := range m.Sources {
+	for si, src := range m.Sources {
 		rv := runViewOf(src)
+		rv.Tests = a.multi[si].text()
 		if rv.Interrupted {
 			pg.Interrupted = append(pg.Interrupted, fmt.Sprintf("%s (%s) was INTERRUPTED before it finished: its last measurements are missing or partial; interrupted repetitions are excluded from every median, never counted as failures",
 				src.Label, src.Run.Path))

@@ -232,14 +232,14 @@ func TestEqualLoadReportContent(t *testing.T) {
 			"epoll and netstd cross at ≈",   // where curves cross
 			"A/A calibration", "A/A spread", // the A/A table
 			"too noisy for verdicts on this metric", // the noisy A/A pair
-			"within the A/A spread",                 // a p < α difference not called significant
+			"corrected together (Holm)",              // the run's verdicts corrected for each other
 			"too few samples (",                     // tails without enough samples
 			"[95 % CI]", "µs [",                     // tails with their interval
 			"SATURATED", "gnet saturated from 80 %", // saturation
 			"steady: false",                // the non-steady result
 			"INTERRUPTED", "1 interrupted", // the interrupted run and repetition
 			"round 3 drifted 14 %", "in a drifted round", // the drifted round
-			"99.3 (5 rounds)",                        // the speed index per run
+			"99.5 (8 rounds)",                        // the speed index per run
 			"Capacity (closed loop)", "client-bound", // the secondary capacity figure
 		} {
 			if !strings.Contains(doc.text, want) {

@@ -9,9 +9,9 @@ import (
 const method = `Headline numbers are medians of repetitions (interrupted and failed repetitions excluded). ` +
 	`At equal offered load every label is loaded open loop at the same rates (fractions of the workload's common capacity), interleaved; ` +
 	`a rate a label cannot sustain (achieved < 95 % of offered, or errors) is marked saturated there and compared as such, never averaged in. ` +
-	`A difference is called significant only if the two-sided Mann–Whitney U p < 0.05 over repetitions AND its relative difference of medians exceeds the A/A spread: ` +
+	`A difference is called significant only if the two-sided Mann–Whitney U p over repetitions, corrected for every other verdict of its run (Holm's method over the run's tests, so that a run makes a false verdict in at most 5 % of runs), is below 0.05 AND its relative difference of medians exceeds the A/A spread: ` +
 	`the largest relative difference of medians between the A/A pair (one backend measured twice under two labels, e.g. netstd and netstd#aa) over the points of that comparison. ` +
-	`When the A/A pair itself differs significantly on a metric, the machine was too noisy for verdicts on it. The A/A twin is never a winner. ` +
+	`When the A/A pair itself differs significantly on a metric (its tests corrected together in the same way), the machine was too noisy for verdicts on it. The A/A twin is never a winner. ` +
 	`A percentile is shown with its 95 % confidence interval (order statistics) and its sample count n, or as "too few samples" when fewer than 100 samples lie beyond it. ` +
 	`Results of different machines are shown side by side and never averaged; runs of one machine are compared verdict by verdict only when their speed indices are within 20 %.`
 
@@ -93,7 +93,7 @@ ul.verdicts li { margin: 2px 0; font-size: 14px; } ul.flags li { margin: 2px 0; 
 <table>
 <tr><th class="l">run</th><th class="l">file</th><th class="l">suite</th><th class="l">when</th><th class="l">speed index</th><th class="l">notes</th></tr>
 {{range .Runs}}<tr><td class="l">{{.Label}}</td><td class="l">{{.Path}}</td><td class="l">{{.Suite}}</td><td class="l">{{.When}}</td><td class="l">{{.Speed}}</td>
-<td class="l">{{if .Interrupted}}<span class="err">INTERRUPTED</span> {{end}}{{range .Drift}}<span class="tag">{{.}}</span> {{end}}</td></tr>
+<td class="l">{{if .Interrupted}}<span class="err">INTERRUPTED</span> {{end}}{{if .Tests}}{{.Tests}} {{end}}{{range .Drift}}<span class="tag">{{.}}</span> {{end}}</td></tr>
 {{end}}</table>
 
 {{if .Skipped}}<h2 id="skipped">Skipped</h2>
@@ -228,7 +228,7 @@ Best label per metric, margin over the runner-up, Mann–Whitney U p (α = 0.05;
 {{end}}
 | run | file | suite | when | speed index | notes |
 |---|---|---|---|---|---|
-{{range .Runs}}| {{.Label}} | {{.Path}} | {{.Suite}} | {{.When}} | {{.Speed}} | {{if .Interrupted}}**INTERRUPTED** {{end}}{{range .Drift}}{{.}}; {{end}}|
+{{range .Runs}}| {{.Label}} | {{.Path}} | {{.Suite}} | {{.When}} | {{.Speed}} | {{if .Interrupted}}**INTERRUPTED** {{end}}{{if .Tests}}{{.Tests}} {{end}}{{range .Drift}}{{.}}; {{end}}|
 {{end}}{{if .Skipped}}
 ## Skipped
 

@@ -2,7 +2,6 @@ package plots
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/iobench/iobench/results"
@@ -53,7 +52,7 @@ const (
 )
 
 // verdicts computes the recommendation of each metric over the series of one run.
-func verdicts(k results.Key, ss []series) []verdict {
+func verdicts(k results.Key, ss []series, mt *multi) []verdict {
 	ms := []results.Metric{results.MetricMsgsPerSec, results.MetricLatencyP50, results.MetricLatencyP99,
 		results.MetricServerCPU, results.MetricSyscalls, results.MetricCtxSwitches, results.MetricRSSPerConn}
 	if k.Mode == results.ModeOpen {
@@ -64,7 +63,7 @@ func verdicts(k results.Key, ss []series) []verdict {
 	}
 	var out []verdict
 	for _, m := range ms {
-		if v, ok := metricVerdict(m, m.Title, ss); ok {
+		if v, ok := metricVerdict(m, m.Title, ss, mt, k.String()); ok {
 			v.questions = []question{{workload: k.String(), metric: m.Title, text: v.Short,
 				out: v.outcome()}}
 			out = append(out, v)
@@ -96,7 +95,7 @@ func fmtMetric(m results.Metric, v float64) string {
 
 // aaOf is the A/A calibration of metric m over one point: an A/A twin among ss against its
 // base; nil when there is none.
-func aaOf(m results.Metric, ss []series) *results.AA {
+func aaOf(m results.Metric, ss []series, adj func(int, results.UTest) results.UTest) *results.AA {
 	for _, t := range ss {
 		b := results.AATwinOf(t.name)
 		if b == "" {
@@ -105,7 +104,7 @@ func aaOf(m results.Metric, ss []series) *results.AA {
 		for _, s := range ss {
 			if s.name == b {
 				a := results.Calibrate([]results.Candidate{results.CandidateOf(s.entry.Result, m)},
-					[]results.Candidate{results.CandidateOf(t.entry.Result, m)})
+					[]results.Candidate{results.CandidateOf(t.entry.Result, m)}, adj)
 				if a.Present() {
 					return a
 				}
@@ -116,7 +115,8 @@ func aaOf(m results.Metric, ss []series) *results.AA {
 }
 
 // metricVerdict compares metric m (titled title) over the series of one point.
-func metricVerdict(m results.Metric, title string, ss []series) (verdict, bool) {
+// mt is the run's families of tests (nil: uncorrected) and workload names the test in them.
+func metricVerdict(m results.Metric, title string, ss []series, mt *multi, workload string) (verdict, bool) {
 	v := verdict{Metric: title}
 	var cs []results.Candidate
 	var na []string
@@ -143,8 +143,9 @@ func metricVerdict(m results.Metric, title string, ss []series) (verdict, bool) 
 		v.Short = "n/a (not measured)"
 		return v, true
 	}
-	aa := aaOf(m, ss)
-	pv := results.ComparePoint(m, cs, aa)
+	key := workload + "\x00" + title
+	aa := aaOf(m, ss, mt.aaTest(key, nil))
+	pv := results.ComparePoint(m, cs, aa, mt.verdict(key))
 	naText := ""
 	if len(na) > 0 {
 		naText = " (n/a for " + strings.Join(na, ", ") + ")"
@@ -179,27 +180,30 @@ func metricVerdict(m results.Metric, title string, ss []series) (verdict, bool) 
 	clientBound := m.Name == results.MetricMsgsPerSec.Name &&
 		(byLabel[pv.Best].entry.Result.ClientBound() || byLabel[pv.Runner].entry.Result.ClientBound())
 	cmp := fmt.Sprintf("%s %s vs %s %s (%s)", pv.Best, bestVal, pv.Runner, val(pv.Runner, pv.RunnerMedian), margin)
-	stat := fmt.Sprintf("Mann–Whitney U p=%.3f, n=%d vs %d", u.P, u.N1, u.N2)
+	stat := fmt.Sprintf("Mann–Whitney U %s, n=%d vs %d", pText(u), u.N1, u.N2)
 	switch {
 	case aa.Present() && aa.Noisy:
 		v.Noisy = true
 		p := aa.Points[0]
-		v.Short = fmt.Sprintf("too noisy (A/A p=%.3f)", p.U.P)
-		v.Text = fmt.Sprintf("%s: the A/A pair %s / %s differed significantly (%+.1f %%, p=%.3f): the machine was too noisy for verdicts on this metric (%s, %s)",
-			title, aa.Base, aa.Twin, 100*p.Rel, p.U.P, cmp, stat)
+		v.Short = fmt.Sprintf("too noisy (A/A %s)", pText(p.U))
+		v.Text = fmt.Sprintf("%s: the A/A pair %s / %s differed significantly (%+.1f %%, %s): the machine was too noisy for verdicts on this metric (%s, %s)",
+			title, aa.Base, aa.Twin, 100*p.Rel, pText(p.U), cmp, stat)
 	case v.Significant:
 		v.Text = fmt.Sprintf("%s: best %s — significant (%s)", title, cmp, stat)
-		v.Short = fmt.Sprintf("%s %s, p=%.3f", pv.Best, margin, u.P)
+		v.Short = fmt.Sprintf("%s %s, %s", pv.Best, margin, pText(u))
 	default:
-		v.Short = fmt.Sprintf("no sig. difference (%s %s, p=%.3f)", pv.Best, margin, u.P)
+		v.Short = fmt.Sprintf("no sig. difference (%s %s, %s)", pv.Best, margin, pText(u))
 		why := "; " + pv.Why
-		if minP := minExactP(u.N1, u.N2); minP >= results.Alpha {
+		if minP := results.MinExactP(u.N1, u.N2); minP >= results.Alpha {
 			why = fmt.Sprintf("; with %d vs %d repetitions p cannot go below %.2f: run ≥4 each", u.N1, u.N2, minP)
+		} else if u.Adjusted && minP*float64(u.FamilySize) >= results.Alpha {
+			why = fmt.Sprintf("; with %d vs %d repetitions and the run's %d tests even a complete separation (p=%.4f) is not significant once corrected: run ≥%d each",
+				u.N1, u.N2, u.FamilySize, minP, results.RepsFor(u.FamilySize))
 		}
 		v.Text = fmt.Sprintf("%s: no significant difference between %s (%s%s)", title, cmp, stat, why)
 	}
 	if aa.Present() && !aa.Noisy {
-		v.Text += fmt.Sprintf(" [A/A %s / %s: %+.1f %%, p=%.3f]", aa.Base, aa.Twin, 100*aa.Points[0].Rel, aa.Points[0].U.P)
+		v.Text += fmt.Sprintf(" [A/A %s / %s: %+.1f %%, %s]", aa.Base, aa.Twin, 100*aa.Points[0].Rel, pText(aa.Points[0].U))
 	}
 	if clientBound {
 		v.Text += " — client-bound: the load generator saturated, these are lower bounds of server throughput"
@@ -209,14 +213,13 @@ func metricVerdict(m results.Metric, title string, ss []series) (verdict, bool) 
 	return v, true
 }
 
-// minExactP is the smallest two-sided p the exact test can give for n1 vs n2 samples:
-// 2 / C(n1+n2, n1).
-func minExactP(n1, n2 int) float64 {
-	c := 1.0
-	for i := 1; i <= n1; i++ {
-		c = c * float64(n2+i) / float64(i)
+// pText is a test's p as the report shows it: the raw p, and when the test was corrected for
+// its run's family, the corrected p that significance is judged on.
+func pText(u results.UTest) string {
+	if u.Adjusted && u.PAdj != u.P {
+		return fmt.Sprintf("p=%.3f, Holm %.3f", u.P, u.PAdj)
 	}
-	return math.Min(1, 2/c)
+	return fmt.Sprintf("p=%.3f", u.P)
 }
 
 func sweepVerdict(ss []series) (verdict, bool) {

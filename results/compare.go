@@ -135,9 +135,21 @@ func (a *AA) Present() bool {
 	return false
 }
 
+// Adjuster corrects a test for multiplicity (Family.Adjust under a key); nil leaves it as is.
+type Adjuster func(UTest) UTest
+
+func (a Adjuster) apply(u UTest) UTest {
+	if a == nil {
+		return u
+	}
+	return a(u)
+}
+
 // Calibrate builds the A/A calibration from the base label's and its twin's candidates, one
-// per point (same length; a point where either is missing has Label "").
-func Calibrate(base, twin []Candidate) *AA {
+// per point (same length; a point where either is missing has Label ""). adj, when not nil,
+// corrects the test at point i for the run's other A/A tests (the pair is "noisy" only when
+// the corrected p is below Alpha).
+func Calibrate(base, twin []Candidate, adj func(point int, u UTest) UTest) *AA {
 	a := &AA{}
 	for i := range base {
 		if a.Base == "" && base[i].Label != "" {
@@ -151,6 +163,9 @@ func Calibrate(base, twin []Candidate) *AA {
 			pt.Present = true
 			pt.Rel = (twin[i].Median - base[i].Median) / math.Abs(base[i].Median)
 			pt.U = MannWhitneyU(twin[i].Values, base[i].Values)
+			if adj != nil {
+				pt.U = adj(i, pt.U)
+			}
 			a.Spread = math.Max(a.Spread, math.Abs(pt.Rel))
 			if pt.Noisy() {
 				a.Noisy = true
@@ -187,6 +202,8 @@ func Judge(u UTest, rel float64, aa *AA) Judgement {
 	switch {
 	case aa.Present() && aa.Noisy:
 		return Judgement{Why: "A/A pair differed significantly: too noisy for verdicts on this metric"}
+	case !u.Significant(Alpha) && u.Adjusted && u.P < Alpha:
+		return Judgement{Why: fmt.Sprintf("p=%.3f, but %.3f corrected for the run's %d tests (Holm) ≥ %.2f", u.P, u.PAdj, u.FamilySize, Alpha)}
 	case !u.Significant(Alpha):
 		return Judgement{Why: fmt.Sprintf("p ≥ %.2f", Alpha)}
 	case aa.Present() && math.Abs(rel) <= aa.Spread:
@@ -211,9 +228,9 @@ type PointVerdict struct {
 }
 
 // ComparePoint ranks the candidates of metric m at one point and tests the best against the
-// runner-up with the A/A rule (aa may be nil). The A/A twin is never ranked, nor a saturated
-// or excluded candidate.
-func ComparePoint(m Metric, cs []Candidate, aa *AA) PointVerdict {
+// runner-up with the A/A rule (aa may be nil), the test corrected by adj (nil: uncorrected).
+// The A/A twin is never ranked, nor a saturated or excluded candidate.
+func ComparePoint(m Metric, cs []Candidate, aa *AA, adj Adjuster) PointVerdict {
 	v := PointVerdict{Metric: m}
 	var ranked []Candidate
 	for _, c := range cs {
@@ -238,19 +255,20 @@ func ComparePoint(m Metric, cs []Candidate, aa *AA) PointVerdict {
 	}
 	v.Runner, v.RunnerMedian = ranked[1].Label, ranked[1].Median
 	v.Rel = relDiff(v.BestMedian, v.RunnerMedian)
-	v.U = MannWhitneyU(ranked[0].Values, ranked[1].Values)
+	v.U = adj.apply(MannWhitneyU(ranked[0].Values, ranked[1].Values))
 	v.Tested = true
 	v.Judgement = Judge(v.U, v.Rel, aa)
 	return v
 }
 
-// Pairwise judges label a against label b (a's relative difference from b).
-func Pairwise(a, b Candidate, aa *AA) (rel float64, j Judgement, ok bool) {
+// Pairwise judges label a against label b (a's relative difference from b), the test corrected
+// by adj (nil: uncorrected).
+func Pairwise(a, b Candidate, aa *AA, adj Adjuster) (rel float64, j Judgement, ok bool) {
 	if !a.Ranked() || !b.Ranked() {
 		return 0, Judgement{}, false
 	}
 	rel = relDiff(a.Median, b.Median)
-	return rel, Judge(MannWhitneyU(a.Values, b.Values), rel, aa), true
+	return rel, Judge(adj.apply(MannWhitneyU(a.Values, b.Values)), rel, aa), true
 }
 
 func relDiff(a, b float64) float64 {

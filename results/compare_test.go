@@ -54,7 +54,7 @@ func TestCalibrate(t *testing.T) {
 	base := []Candidate{cand("netstd", 100, 102, 104, 106, 108), cand("netstd", 200, 202, 204, 206, 208), {}, cand("netstd", 50)}
 	twin := []Candidate{cand("netstd#aa", 101, 103, 105, 107, 109), cand("netstd#aa", 214, 215, 216, 217, 218),
 		cand("netstd#aa", 1), {Label: "netstd#aa", Saturated: true, Median: 80, Values: []float64{80}}}
-	a := Calibrate(base, twin)
+	a := Calibrate(base, twin, nil)
 	if a.Base != "netstd" || a.Twin != "netstd#aa" {
 		t.Fatalf("pair %q/%q", a.Base, a.Twin)
 	}
@@ -69,7 +69,7 @@ func TestCalibrate(t *testing.T) {
 		t.Errorf("noisy = %v at %v, want the separated point 1 only", a.Noisy, a.NoisyAt)
 	}
 	var nilAA *AA
-	if nilAA.Present() || Calibrate([]Candidate{{}}, []Candidate{{}}).Present() {
+	if nilAA.Present() || Calibrate([]Candidate{{}}, []Candidate{{}}, nil).Present() {
 		t.Error("an A/A without points is not present")
 	}
 }
@@ -101,7 +101,7 @@ func TestComparePointWinner(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := ComparePoint(c.m, c.cs, c.aa)
+			v := ComparePoint(c.m, c.cs, c.aa, nil)
 			if v.Best != c.best || v.Runner != c.run || v.Significant != c.sig || v.Tested != c.test {
 				t.Fatalf("got best %q runner %q sig %v tested %v (%s), want %q %q %v %v", v.Best, v.Runner, v.Significant, v.Tested, v.Why,
 					c.best, c.run, c.sig, c.test)

@@ -319,6 +319,9 @@ type Rep struct {
 	// SpeedDrifted copies that round's flag.
 	Round        int  `json:"round,omitempty"`
 	SpeedDrifted bool `json:"speed_drifted,omitempty"`
+	// Replaced: its round drifted and was measured again; this repetition is kept in the file
+	// but enters no median and no test (a failed verification still fails the result).
+	Replaced bool `json:"replaced,omitempty"`
 	// Faults and Soak are the faults and soak scenarios' own accounts of this repetition.
 	Faults *Faults `json:"faults,omitempty"`
 	Soak   *Soak   `json:"soak,omitempty"`

@@ -52,10 +52,23 @@ type UTest struct {
 	U      float64 // U statistic of the first sample: #(x>y) + #(x==y)/2
 	P      float64 // two-sided p-value
 	Exact  bool    // exact (conditional) distribution rather than the normal approximation
+	// Adjusted: PAdj is P corrected for the other tests of its family (Family.Adjust, Holm's
+	// method over FamilySize tests); significance is then judged on PAdj.
+	Adjusted   bool
+	PAdj       float64
+	FamilySize int
 }
 
-// Significant reports whether P < alpha.
-func (t UTest) Significant(alpha float64) bool { return t.P < alpha }
+// Decisive is the p that significance is judged on: PAdj when adjusted, else P.
+func (t UTest) Decisive() float64 {
+	if t.Adjusted {
+		return t.PAdj
+	}
+	return t.P
+}
+
+// Significant reports whether the decisive p (Decisive) < alpha.
+func (t UTest) Significant(alpha float64) bool { return t.Decisive() < alpha }
 
 // exactLimit is the pooled sample size up to which the exact distribution is used (as
 // benchstat's moremath does for small samples); above it the normal approximation with tie

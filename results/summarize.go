@@ -3,6 +3,8 @@ package results
 // Summarize fills the headline Figures of r from r.Repetitions. The harness calls it once per
 // result. Which repetitions count (see [Result.Counted]):
 //
+//   - a Replaced repetition (its round drifted and was measured again) is excluded from
+//     every median but still summed into Verify;
 //   - a repetition with an Error (failed) or Interrupted (stopped by a signal) is excluded
 //     from every median; an interrupted one is not summed into Verify either, because messages
 //     in flight at an interrupt are not losses;
@@ -42,7 +44,7 @@ func Summarize(r *Result) {
 			verify.Reordered += rep.Verify.Reordered
 			verify.Duplicated += rep.Verify.Duplicated
 		}
-		if rep.Error == "" {
+		if rep.Error == "" && !rep.Replaced {
 			live = append(live, rep)
 		}
 	}
@@ -187,9 +189,10 @@ func Summarize(r *Result) {
 }
 
 // Counted reports whether rep enters r's headline medians (see [Summarize]): not failed, not
-// interrupted, and in the saturation state of the headline.
+// interrupted, not replaced by a round measured again, and in the saturation state of the
+// headline.
 func (r *Result) Counted(rep *Rep) bool {
-	return rep.Error == "" && !rep.Interrupted && rep.Saturated == r.Saturated
+	return rep.Error == "" && !rep.Interrupted && !rep.Replaced && rep.Saturated == r.Saturated
 }
 
 // saturatedMajority is true when at least half of reps were saturated.

@@ -95,7 +95,7 @@ func CompareVariant(p VariantPair, m Metric, aa *AA) VariantDelta {
 	v, b := CandidateOf(p.Variant, m), CandidateOf(p.Plain, m)
 	v.AA, b.AA = false, false // the twin's own pair is compared like any label's
 	d := VariantDelta{Plain: b.Median, Variant: v.Median}
-	rel, j, ok := Pairwise(v, b, aa)
+	rel, j, ok := Pairwise(v, b, aa, nil)
 	d.Rel, d.Judgement, d.OK = rel, j, ok
 	if !ok {
 		d.Rel = math.NaN()
@@ -127,7 +127,7 @@ func VariantAA(run *Run, p VariantPair, m Metric) *AA {
 	if base == nil || twin == nil {
 		return nil
 	}
-	return Calibrate([]Candidate{CandidateOf(base, m)}, []Candidate{CandidateOf(twin, m)})
+	return Calibrate([]Candidate{CandidateOf(base, m)}, []Candidate{CandidateOf(twin, m)}, nil)
 }
 
 // sumLog is the log counters summed over the repetitions that have them (nil: none).

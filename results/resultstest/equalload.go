@@ -83,7 +83,7 @@ func equalLoadWorkloads(flip bool) []ladderWorkload {
 
 // EqualLoad builds a SYNTHETIC run as `iobench run` writes it with equal-load ladders: for
 // pingpong and broadcast, a common capacity, every label (epoll, uring, gnet, netstd and the
-// A/A twin netstd#aa) open loop at 20/40/60/80 % of it, 5 interleaved repetitions each with
+// A/A twin netstd#aa) open loop at 20/40/60/80 % of it, 8 interleaved repetitions each with
 // latency CIs and sample counts, and each label's closed-loop capacity result. Built in: gnet
 // saturates broadcast at 80 %; netstd's broadcast CPU per message crosses epoll's between 20
 // and 40 %; uring at broadcast 60 % is not steady in one repetition; round 3 (index 2) drifted;
@@ -97,7 +97,7 @@ func EqualLoad(o EqualLoadOptions) *results.Run {
 	}
 	slow := 100 / o.SpeedIndex
 	g := &eqGen{rng: rand.New(rand.NewPCG(o.Seed+11, 7)), slow: slow}
-	const reps = 5
+	const reps = 8
 	const drifted = 2
 	run := &results.Run{
 		SchemaVersion: results.SchemaVersion,
@@ -186,9 +186,9 @@ func EqualLoad(o EqualLoadOptions) *results.Run {
 					if sat {
 						achieved = rate * (0.88 + 0.02*n("mps"))
 					}
-					cpuScale := math.Pow(frac/0.2, -p.cpuExp) * (1 + 0.025*n("cpu"))
-					sysScale := math.Pow(frac/0.2, -p.sysExp) * (1 + 0.01*n("sys"))
-					ctxScale := math.Pow(frac/0.2, -p.ctxExp) * (1 + 0.04*n("ctx"))
+					cpuScale := math.Pow(frac/0.2, -p.cpuExp) * (1 + 0.01*n("cpu"))
+					sysScale := math.Pow(frac/0.2, -p.sysExp) * (1 + 0.005*n("sys"))
+					ctxScale := math.Pow(frac/0.2, -p.ctxExp) * (1 + 0.02*n("ctx"))
 					f := g.figures(p, w, achieved, cpuScale, sysScale, ctxScale)
 					q := frac / (1 - frac)
 					ln := p.latNoise
