@@ -232,7 +232,7 @@ func TestEqualLoadReportContent(t *testing.T) {
 			"epoll and netstd cross at ≈",   // where curves cross
 			"A/A calibration", "A/A spread", // the A/A table
 			"too noisy for verdicts on this metric", // the noisy A/A pair
-			"corrected together (Holm)",              // the run's verdicts corrected for each other
+			"corrected together (Holm)",             // the run's verdicts corrected for each other
 			"too few samples (",                     // tails without enough samples
 			"[95 % CI]", "µs [",                     // tails with their interval
 			"SATURATED", "gnet saturated from 80 %", // saturation
