@@ -398,7 +398,7 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 					reps := res[k].Repetitions
 					reps[len(reps)-1].SpeedDrifted = true
 				}
-				if extra < MaxRemeasured(reps) && ctx.Err() == nil {
+				if remeasurable(w) && extra < MaxRemeasured(reps) && ctx.Err() == nil {
 					extra++
 					target++
 					pending = append([]key(nil), ran...)
@@ -437,6 +437,14 @@ func (r *runner) rounds(ctx context.Context, w Workload, cells []cell, reps int)
 // MaxRemeasured is the most extra rounds a workload of reps repetitions spends measuring
 // drifted rounds again: half of reps, rounded up.
 func MaxRemeasured(reps int) int { return (reps + 1) / 2 }
+
+// remeasurable reports whether w's drifted rounds are measured again: the comparisons (ladders
+// and closed-loop workloads), not faults, soak or scale, whose repetitions are accounts of one
+// long episode rather than samples of a test (a second faults episode would only add another
+// chance of a ledger flake, not a better verdict).
+func remeasurable(w Workload) bool {
+	return !w.Scale && w.Scenario != results.ScenarioFaults && w.Scenario != results.ScenarioSoak
+}
 
 // judge records a result's failures: a failed repetition, or failed verification.
 func (r *runner) judge(rr *results.Result, w Workload, c cell, reps int) {
