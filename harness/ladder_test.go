@@ -26,7 +26,8 @@ func TestRunLadder(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	run, err := Run(context.Background(), RunConfig{Suite: "test", Workloads: wls, Reps: 2, Ladder: ladder,
-		Backends: []string{"netstd"}, Out: out, Exe: testExe, NoReport: true}, &stdout, &stderr)
+		speedProbe: steadySpeed,
+		Backends:   []string{"netstd"}, Out: out, Exe: testExe, NoReport: true}, &stdout, &stderr)
 	t.Logf("stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
 	if err != nil {
 		t.Fatalf("run: %v", err)

@@ -29,6 +29,11 @@ func init() {
 // TestRunSmallSuite runs every scenario briefly against real `iobench serve` children and
 // checks the results folder: every number measured or null, skipped backends present with
 // their reason, verification clean, HDR logs and the benchmark file written.
+// steadySpeed is a speed probe that never drifts: the integration tests check a run's shape
+// (repetitions, files, report), and a loaded test machine would otherwise have rounds measured
+// again (that rule is tested with fakes in TestRunPlanWithFakes).
+func steadySpeed() (cpuNs, pingPongNs float64, err error) { return 10e6, 25e3, nil }
+
 func TestRunSmallSuite(t *testing.T) {
 	ms := 300 * time.Millisecond
 	wls := []Workload{
@@ -44,7 +49,8 @@ func TestRunSmallSuite(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	run, err := Run(context.Background(), RunConfig{Suite: "test", Workloads: wls, Reps: 2,
-		Backends: []string{"netstd", unavailableBackend}, Out: out, Exe: testExe, NoReport: true},
+		speedProbe: steadySpeed,
+		Backends:   []string{"netstd", unavailableBackend}, Out: out, Exe: testExe, NoReport: true},
 		&stdout, &stderr)
 	t.Logf("stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
 	if err != nil {
@@ -189,7 +195,8 @@ func TestRunInterrupted(t *testing.T) {
 	// the connections and 100 ms of warm-up, well under 1 s).
 	time.AfterFunc(1200*time.Millisecond, cancel)
 	_, err := Run(ctx, RunConfig{Suite: "test", Reps: 3, Backends: []string{"netstd"}, AA: AANone, Out: out, Exe: testExe,
-		NoReport: true, Workloads: []Workload{w}}, &stdout, &stderr)
+		speedProbe: steadySpeed,
+		NoReport:   true, Workloads: []Workload{w}}, &stdout, &stderr)
 	t.Logf("stderr:\n%s", stderr.String())
 	if cli.Code(err) != cli.ExitInterrupted || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("exit %d (%v), want %d saying it was interrupted", cli.Code(err), err, cli.ExitInterrupted)
