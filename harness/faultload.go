@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,7 @@ type steadyResult struct {
 	LiveUps         []int64 // when each connection's session alive at the end came up
 	Kills           []int64
 	Ledgers         []*proto.Ledger
+	Live            [][]int64 // per connection, the send times its session up at the end still owes
 	PacerLag        time.Duration
 	FirstError      string
 }
@@ -352,6 +354,7 @@ func (l *steadyLoad) collect() *steadyResult {
 			res.LiveUps = append(res.LiveUps, c.upAt)
 		}
 		res.Unanswered = res.Unanswered.Add(c.led.Tally(kills, live))
+		res.Live = append(res.Live, slices.Clone(live))
 		res.Ledgers = append(res.Ledgers, &c.led)
 		c.mu.Unlock()
 	}

@@ -173,6 +173,9 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 		v := res.Verify
 		problems = append(problems, fmt.Sprintf("verification failed: %d lost (beyond %d in flight at the kill and %d sent after it), %d corrupt, %d reordered, %d duplicated",
 			v.Lost, f.InFlight, f.AfterKill, v.Corrupt, v.Reordered, v.Duplicated))
+		if v.Lost > 0 {
+			problems = append(problems, describeLost(res, killAt, reaped))
+		}
 	}
 	if res.FirstError != "" && len(problems) > 0 {
 		problems = append(problems, "first error: "+res.FirstError)
@@ -184,6 +187,38 @@ func runFaults(ctx context.Context, cfg steadyConfig, resetConns int, crash cras
 		return f, res, errors.New(strings.Join(problems, "; "))
 	}
 	return f, res, nil
+}
+
+// describeLost places the sessions that lost messages against the kill span, times from the
+// window's start: which session, when it was up, what it left and when it was sent.
+func describeLost(res *steadyResult, killAt, reaped int64) string {
+	ms := func(t int64) string { return fmt.Sprintf("%+.1fms", float64(t-res.WindowFrom)/1e6) }
+	var b strings.Builder
+	b.WriteString("lost on")
+	n := 0
+	for i, l := range res.Ledgers {
+		var live []int64
+		if i < len(res.Live) {
+			live = res.Live[i]
+		}
+		for _, s := range l.LostSessions(res.Kills, live) {
+			if n++; n > 4 {
+				continue
+			}
+			end := "still up at the end"
+			if !s.Open {
+				end = "ended " + ms(s.Down)
+			}
+			fmt.Fprintf(&b, " connection %d (session up %s, %s: %d sent %s..%s);", i, ms(s.Up), end, len(s.Sent), ms(s.Sent[0]), ms(s.Sent[len(s.Sent)-1]))
+		}
+	}
+	if n > 4 {
+		fmt.Fprintf(&b, " and %d more sessions;", n-4)
+	}
+	if killAt > 0 {
+		fmt.Fprintf(&b, " kill at %s, new server listening %s", ms(killAt), ms(reaped))
+	}
+	return strings.TrimSuffix(b.String(), ";")
 }
 
 // injectResets runs n connections until ctx ends, each in a loop: connect to addr, write half

@@ -20,7 +20,11 @@ import (
 //
 // Times are nanoseconds on one monotonic clock (the load generator's); the harness records a
 // kill's instant before it sends the signal, so a kill always precedes the disconnects it
-// causes.
+// causes. The clock may be coarse: Go's monotonic clock on Windows reads the interrupt time
+// that the kernel (or Wine) updates in steps, so under Wine 199 951 of 200 000 consecutive
+// reads return the same instant. A message stamped in the same step as its session's end was
+// still sent on that session (the load generator stamps both under the connection's lock,
+// the send first): a session is [up, down], closed at both ends.
 
 // Unanswered classifies the messages that never got a reply.
 type Unanswered struct {
@@ -42,7 +46,7 @@ func ClassifyUnanswered(up, down int64, sent, kills []int64) Unanswered {
 	k, ok := killDuring(up, down, kills)
 	for _, t := range sent {
 		switch {
-		case !ok || t < up || t >= down:
+		case !ok || t < up || t > down:
 			u.Lost++ // no kill ended this session, or not sent while it was up
 		case t < k:
 			u.InFlight++
@@ -107,6 +111,40 @@ func (l *Ledger) Tally(kills []int64, live []int64) Unanswered {
 		u = u.Add(ClassifyUnanswered(e.up, e.down, e.sent, kills))
 	}
 	return u
+}
+
+// LostSession is a session that left messages lost under the kill rule: when it came up and
+// ended (Open: still up after the drain, Down 0) and the send times of those messages.
+type LostSession struct {
+	Up, Down int64
+	Open     bool
+	Sent     []int64
+}
+
+// LostSessions lists the sessions whose unanswered messages Tally counts lost, with the same
+// arguments: what a failed faults run reports, so that a loss can be placed against the kill.
+func (l *Ledger) LostSessions(kills []int64, live []int64) []LostSession {
+	var out []LostSession
+	for _, e := range l.ended {
+		_, ok := killDuring(e.up, e.down, kills)
+		var lost []int64
+		for _, t := range e.sent {
+			if !ok || t < e.up || t > e.down { // as ClassifyUnanswered
+				lost = append(lost, t)
+			}
+		}
+		if len(lost) > 0 {
+			out = append(out, LostSession{Up: e.up, Down: e.down, Sent: lost})
+		}
+	}
+	if len(live) > 0 {
+		up := int64(0)
+		if n := len(l.ups); n > 0 && l.open {
+			up = l.ups[n-1]
+		}
+		out = append(out, LostSession{Up: up, Open: true, Sent: slices.Clone(live)})
+	}
+	return out
 }
 
 // FirstUpAfter is the first instant a session of this connection came up at or after t.

@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -20,7 +21,10 @@ func TestClassifyUnanswered(t *testing.T) {
 		{"up_after_kill", 60, 100, []int64{70}, []int64{50}, Unanswered{Lost: 1}},
 		{"no_kill", 0, 100, []int64{1, 2, 3}, nil, Unanswered{Lost: 3}},
 		{"first_kill_counts", 0, 100, []int64{20, 40, 80}, []int64{70, 30}, Unanswered{InFlight: 1, AfterKill: 2}},
-		{"sent_outside_session", 10, 100, []int64{5, 20, 100, 150}, []int64{50}, Unanswered{InFlight: 1, Lost: 3}},
+		{"sent_outside_session", 10, 100, []int64{5, 20, 101, 150}, []int64{50}, Unanswered{InFlight: 1, Lost: 3}},
+		// A coarse clock (Windows, Wine) stamps a send and the session's end in one step.
+		{"sent_at_down", 10, 100, []int64{100}, []int64{50}, Unanswered{AfterKill: 1}},
+		{"sent_at_down_no_kill", 10, 100, []int64{100}, nil, Unanswered{Lost: 1}},
 		{"nothing_unanswered", 0, 100, nil, []int64{50}, Unanswered{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +69,31 @@ func TestLedger(t *testing.T) {
 	}
 	if got := a.Tally(kills, nil).Add(b.Tally(kills, nil)).Add(c.Tally(kills, nil)); got != (Unanswered{InFlight: 3, AfterKill: 1, Lost: 1}) {
 		t.Errorf("sum %+v", got)
+	}
+	// LostSessions names exactly the messages Tally counts lost.
+	for _, tc := range []struct {
+		name string
+		l    *Ledger
+		live []int64
+		want []LostSession
+	}{
+		{"a", &a, []int64{90}, []LostSession{{Up: 80, Open: true, Sent: []int64{90}}}},
+		{"b", &b, nil, []LostSession{{Up: 0, Down: 30, Sent: []int64{25}}}},
+		{"c", &c, nil, nil},
+	} {
+		t.Run("lost_"+tc.name, func(t *testing.T) {
+			got := tc.l.LostSessions(kills, tc.live)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("LostSessions = %+v, want %+v", got, tc.want)
+			}
+			n := 0
+			for _, s := range got {
+				n += len(s.Sent)
+			}
+			if lost := tc.l.Tally(kills, tc.live).Lost; uint64(n) != lost {
+				t.Errorf("LostSessions hold %d messages, Tally counts %d lost", n, lost)
+			}
+		})
 	}
 	if u, ok := a.FirstUpAfter(50); !ok || u != 80 {
 		t.Errorf("a.FirstUpAfter(50) = %d, %v; want 80", u, ok)
