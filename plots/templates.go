@@ -276,7 +276,7 @@ Capacity (closed loop) — secondary: each label sets its own load here; never t
 {{end}}{{end}}{{range .Variants}}
 ## {{.Title}} — {{.Source}}
 
-{{.Note}} Added = variant − plain; "(p ≥ 0.05)" or "(within the A/A spread …)" marks a change that is not significant.
+{{.Note}} Added = variant − plain; "(p ≥ 0.05 …)" or "(within the A/A spread …)" marks a change that is not significant.
 
 | label | offered | server CPU/msg plain | variant | added | p99 plain | variant | p99 change | log |
 |---|---|---|---|---|---|---|---|---|

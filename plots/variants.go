@@ -66,11 +66,28 @@ func variantViews(m *results.Merged) []variantView {
 				}
 				return a.Name() < b.Name()
 			})
+			byScenario[sc] = ps
+		}
+		// Every variant test of the run (each label, point and metric) is corrected with the
+		// others (Holm), as the verdicts are: a run that measures two variants at four points
+		// for six labels makes about 100 of them, and some would pass α = 0.05 by chance.
+		fam := results.NewFamily("variants")
+		for _, sc := range scs {
+			for _, p := range byScenario[sc] {
+				variantRowOf(run, p, fam)
+			}
+		}
+		fam.Close()
+		for _, sc := range scs {
+			ps := byScenario[sc]
 			k := ps[0].Variant.Family()
 			v := variantView{ID: "variant-" + slug(k) + fmt.Sprintf("-%d", len(out)), Source: src.Label,
 				Title: fmt.Sprintf("%s beside plain framed — conns=%d size=%d", sc, k.Conns, k.Size), Note: variantNotes[sc]}
+			if n := fam.Size(); n > 0 {
+				v.Note += fmt.Sprintf(" Each test's p is corrected with the run's other variant tests (Holm over %d tests).", n)
+			}
 			for _, p := range ps {
-				v.Rows = append(v.Rows, variantRowOf(run, p))
+				v.Rows = append(v.Rows, variantRowOf(run, p, fam))
 			}
 			out = append(out, v)
 		}
@@ -78,7 +95,16 @@ func variantViews(m *results.Merged) []variantView {
 	return out
 }
 
-func variantRowOf(run *results.Run, p results.VariantPair) variantRow {
+// variantAdjuster adds the test of metric m at pair p to fam and corrects it there.
+func variantAdjuster(fam *results.Family, p results.VariantPair, m results.Metric) results.Adjuster {
+	key := p.Label + "\x00" + p.Variant.Key().String() + "\x00" + m.Name
+	return func(u results.UTest) results.UTest {
+		fam.Add(key, u)
+		return fam.Adjust(key, u)
+	}
+}
+
+func variantRowOf(run *results.Run, p results.VariantPair, fam *results.Family) variantRow {
 	r := variantRow{Label: p.Label, AA: p.Variant.IsAA()}
 	switch {
 	case p.Variant.Capacity:
@@ -88,10 +114,12 @@ func variantRowOf(run *results.Run, p results.VariantPair) variantRow {
 	default:
 		r.Point = si(p.Variant.Rate)
 	}
-	cpu := results.CompareVariant(p, results.MetricServerCPU, results.VariantAA(run, p, results.MetricServerCPU))
+	cpu := results.CompareVariant(p, results.MetricServerCPU, results.VariantAA(run, p, results.MetricServerCPU),
+		variantAdjuster(fam, p, results.MetricServerCPU))
 	r.CPUPlain, r.CPUVariant = nsOrNA(cpu.Plain, p.Plain.Figures.Server != nil), nsOrNA(cpu.Variant, p.Variant.Figures.Server != nil)
 	r.Added, r.AddedSig, r.AddedWhy = deltaText(cpu, func(d float64) string { return fmt.Sprintf("%+.0f ns", d) })
-	lat := results.CompareVariant(p, results.MetricLatencyP99, results.VariantAA(run, p, results.MetricLatencyP99))
+	lat := results.CompareVariant(p, results.MetricLatencyP99, results.VariantAA(run, p, results.MetricLatencyP99),
+		variantAdjuster(fam, p, results.MetricLatencyP99))
 	hasLat := p.Plain.Figures.Latency != nil && p.Variant.Figures.Latency != nil
 	r.P99Plain, r.P99Variant = durOrNA(lat.Plain, hasLat), durOrNA(lat.Variant, hasLat)
 	r.P99D, r.P99Sig, r.P99Why = deltaText(lat, func(d float64) string {

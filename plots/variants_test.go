@@ -62,6 +62,9 @@ func TestReportShowsVariants(t *testing.T) {
 	if !strings.Contains(sec, "(+50.0 %) |") {
 		t.Errorf("no significant +50 %% CPU cell:\n%s", sec)
 	}
+	if !strings.Contains(sec, "corrected with the run's other variant tests (Holm over ") {
+		t.Errorf("the variant tests are not said to be corrected together:\n%s", sec)
+	}
 	if !strings.Contains(sec, "5000 lines, 50 dropped") && !strings.Contains(sec, " dropped |") {
 		t.Errorf("no log counts:\n%s", sec)
 	}

@@ -90,12 +90,13 @@ type VariantDelta struct {
 func (d VariantDelta) Added() float64 { return d.Variant - d.Plain }
 
 // CompareVariant compares metric m of p's variant against its plain counterpart; aa is the
-// calibration at that point (nil: p ≥ Alpha is the only rule).
-func CompareVariant(p VariantPair, m Metric, aa *AA) VariantDelta {
+// calibration at that point (nil: p ≥ Alpha is the only rule) and adj corrects the test for
+// the run's other variant tests (nil: uncorrected; the report corrects them together, Holm).
+func CompareVariant(p VariantPair, m Metric, aa *AA, adj Adjuster) VariantDelta {
 	v, b := CandidateOf(p.Variant, m), CandidateOf(p.Plain, m)
 	v.AA, b.AA = false, false // the twin's own pair is compared like any label's
 	d := VariantDelta{Plain: b.Median, Variant: v.Median}
-	rel, j, ok := Pairwise(v, b, aa, nil)
+	rel, j, ok := Pairwise(v, b, aa, adj)
 	d.Rel, d.Judgement, d.OK = rel, j, ok
 	if !ok {
 		d.Rel = math.NaN()

@@ -52,7 +52,7 @@ func TestVariantPairs(t *testing.T) {
 			if aa == nil || math.Abs(aa.Spread-0.005) > 1e-3 {
 				t.Fatalf("A/A %+v", aa)
 			}
-			d := CompareVariant(tc.pair, MetricServerCPU, aa)
+			d := CompareVariant(tc.pair, MetricServerCPU, aa, nil)
 			if !d.OK || d.Added() != tc.added || d.Significant != tc.signif {
 				t.Fatalf("delta %+v added %v", d, d.Added())
 			}
