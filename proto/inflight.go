@@ -20,9 +20,8 @@ import (
 //
 // Times are nanoseconds on one monotonic clock (the load generator's); the harness records a
 // kill's instant before it sends the signal, so a kill always precedes the disconnects it
-// causes. The clock may be coarse: Go's monotonic clock on Windows reads the interrupt time
-// that the kernel (or Wine) updates in steps, so under Wine 199 951 of 200 000 consecutive
-// reads return the same instant. A message stamped in the same step as its session's end was
+// causes. The clock may be coarse: under Wine, Go's monotonic clock moves in steps (199 951 of
+// 200 000 consecutive reads of a Windows build returned the same instant). A message stamped in the same step as its session's end was
 // still sent on that session (the load generator stamps both under the connection's lock,
 // the send first): a session is [up, down], closed at both ends.
 
@@ -46,8 +45,8 @@ func ClassifyUnanswered(up, down int64, sent, kills []int64) Unanswered {
 	k, ok := killDuring(up, down, kills)
 	for _, t := range sent {
 		switch {
-		case !ok || t < up || t > down:
-			u.Lost++ // no kill ended this session, or not sent while it was up
+		case lostAt(t, up, down, ok):
+			u.Lost++
 		case t < k:
 			u.InFlight++
 		default:
@@ -56,6 +55,10 @@ func ClassifyUnanswered(up, down int64, sent, kills []int64) Unanswered {
 	}
 	return u
 }
+
+// lostAt reports whether a message sent at t on the session [up, down] is lost: no kill ended
+// the session (killed false), or it was not sent while the session was up.
+func lostAt(t, up, down int64, killed bool) bool { return !killed || t < up || t > down }
 
 func killDuring(up, down int64, kills []int64) (int64, bool) {
 	k, ok := int64(0), false
@@ -129,7 +132,7 @@ func (l *Ledger) LostSessions(kills []int64, live []int64) []LostSession {
 		_, ok := killDuring(e.up, e.down, kills)
 		var lost []int64
 		for _, t := range e.sent {
-			if !ok || t < e.up || t > e.down { // as ClassifyUnanswered
+			if lostAt(t, e.up, e.down, ok) {
 				lost = append(lost, t)
 			}
 		}
