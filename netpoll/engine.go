@@ -36,7 +36,7 @@ var _ models.Engine = (*Engine)(nil)
 func New(cfg models.Config) (models.Engine, error) {
 	e := &Engine{}
 	// Callbacks run on netpoll's handler goroutines, under these adapter functions.
-	if err := e.Init(cfg, (*service).onConnect, (*service).onRequest, (*session).clientRequest,
+	if err := e.Init(cfg, (*service).onPrepare, (*service).onRequest, (*session).clientRequest,
 		(*session).onClosed, (*session).flushTask); err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (e *Engine) Listen(addr string, h models.Handler, opt models.ServiceOptions
 	}
 	s, err := e.newService(opt, h, ln.Addr(), func(s *service) error {
 		ln.counters = s.Counters()
-		evl, err := cnetpoll.NewEventLoop(s.onRequest, cnetpoll.WithOnConnect(s.onConnect))
+		evl, err := cnetpoll.NewEventLoop(s.onRequest, cnetpoll.WithOnPrepare(s.onPrepare))
 		if err != nil {
 			return models.WrapOp(Name, "NewEventLoop", err)
 		}

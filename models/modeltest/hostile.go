@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ func hostileCases() []testCase {
 		{"peer_closes_mid_frame", func(t *testing.T, backend string) { testMidFrame(t, backend, false) }},
 		{"peer_resets_mid_frame", func(t *testing.T, backend string) { testMidFrame(t, backend, true) }},
 		{"idle_timeout", testIdleTimeout},
+		{"peer_writes_and_closes_at_once", testInstantClose},
 		{"accept_emfile", testAcceptEMFILE},
 	}
 }
@@ -283,4 +285,34 @@ func testIdleTimeout(t *testing.T, backend string) {
 	CloseEngine(t, eng)
 	k.Verify(t)
 	kc.Verify(t)
+}
+
+// testInstantClose: peers that connect, write a byte and close at once (FIN), many times over.
+// Every one is a session: OnConnect, then OnDisconnect, and the counters agree (Accepted =
+// Disconnects = the connections made). A backend that handles the connection's events before
+// its session exists can lose such a peer silently (netpoll's OnConnect ran after the
+// connection was registered, and a hang-up seen first dropped it without a session).
+func testInstantClose(t *testing.T, backend string) {
+	const n = 200
+	eng := Open(t, backend, models.Config{})
+	var connects, disconnects atomic.Int64
+	s := Listen(t, eng, models.HandlerFuncs{
+		Connect:    func(models.Session) { connects.Add(1) },
+		Disconnect: func(models.Session, models.KickReason) { disconnects.Add(1) },
+	}, models.ServiceOptions{})
+	// A graceful close (FIN), not a reset: a connection reset before it was accepted may be
+	// gone before any accept returns it (Windows' AcceptEx fails it and Go's net retries), so
+	// only a peer that closes gracefully must become a session everywhere.
+	for range n {
+		c := Dial(t, s.Addr())
+		c.Write([]byte("x"))
+		c.Close()
+	}
+	WaitFor(t, fmt.Sprintf("%d sessions to open and end", n), func() bool { return disconnects.Load() == n })
+	if got := connects.Load(); got != n {
+		t.Errorf("OnConnect ran %d times for %d connections", got, n)
+	}
+	if st := s.Stats(); st.Accepted != n || st.Disconnects != n {
+		t.Errorf("Stats Accepted=%d Disconnects=%d, want %d each", st.Accepted, st.Disconnects, n)
+	}
 }

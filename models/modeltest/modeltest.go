@@ -69,6 +69,8 @@
 //   - idle_timeout (hostile.go): ServiceOptions.IdleTimeout on the framed app; a silent
 //     connection and a slowloris trickling a frame are kicked with KickIdleTimeout, a peer
 //     sending a frame every 50 ms is not, and a CLIENT session whose server never answers is.
+//   - peer_writes_and_closes_at_once (hostile.go): 200 peers each connect, write a byte and
+//     close at once: every one gets OnConnect then OnDisconnect; Accepted = Disconnects = 200.
 //   - idle_holds_nothing (lazy.go): 64 framed sessions exchange a small and a 40 KiB
 //     frame and go idle: a service that reports its buffers (models.ResidentReporter) holds
 //     no send chunks and, with lazy RecvBuffers, no receive buffers within a bounded wait;
