@@ -68,11 +68,15 @@ var quietedLogLines atomic.Uint64
 // peer") and one per failed accept or accept retry: under a reset storm or fd exhaustion
 // that is a line per connection on stderr. Those events are counted where they belong
 // instead (Kicks[recv_error], ServiceStats.AcceptErrors) and their lines are only counted
-// here; every other netpoll line (netpoll's own internal errors) still goes to stderr.
+// here. So is "detach operator failed: no such file or directory": a connection closed in
+// OnPrepare (refused: pool full or the service closing; or kicked from OnConnect) was never
+// registered with a poller, and netpoll v0.7.2 still tries to detach it (its closeCallback
+// checks operator.poll, which is set before registration) and then closes it as usual.
+// Every other netpoll line (netpoll's own internal errors) still goes to stderr.
 type netpollLog struct{}
 
 func (netpollLog) Write(p []byte) (int, error) {
-	for _, noise := range [...]string{"before close", "accept conn failed", "re-accept conn"} {
+	for _, noise := range [...]string{"before close", "accept conn failed", "re-accept conn", "detach operator failed: no such file or directory"} {
 		if bytes.Contains(p, []byte(noise)) {
 			quietedLogLines.Add(1)
 			return len(p), nil
