@@ -95,14 +95,19 @@ func (l *Ledger) Up(t int64) {
 // Down records the session that came up last ending at t, with the send times of its messages
 // never answered (copied).
 func (l *Ledger) Down(t int64, unanswered []int64) {
-	up := int64(0)
-	if n := len(l.ups); n > 0 && l.open {
-		up = l.ups[n-1]
-	}
+	up := l.openUp()
 	l.open = false
 	if len(unanswered) > 0 {
 		l.ended = append(l.ended, endedSession{up: up, down: t, sent: slices.Clone(unanswered)})
 	}
+}
+
+// openUp is when the session that is up came up (0 when none is, or its Up was not recorded).
+func (l *Ledger) openUp() int64 {
+	if n := len(l.ups); n > 0 && l.open {
+		return l.ups[n-1]
+	}
+	return 0
 }
 
 // Tally classifies everything this connection left unanswered: the ended sessions' messages
@@ -141,11 +146,7 @@ func (l *Ledger) LostSessions(kills []int64, live []int64) []LostSession {
 		}
 	}
 	if len(live) > 0 {
-		up := int64(0)
-		if n := len(l.ups); n > 0 && l.open {
-			up = l.ups[n-1]
-		}
-		out = append(out, LostSession{Up: up, Open: true, Sent: slices.Clone(live)})
+		out = append(out, LostSession{Up: l.openUp(), Open: true, Sent: slices.Clone(live)})
 	}
 	return out
 }
