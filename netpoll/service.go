@@ -130,9 +130,12 @@ func (s *service) start(c cnetpoll.Connection, local, remote net.Addr) *session 
 	}
 	ss := s.sessions[slot]
 	ss.open(c, s.eng.Cfg, local, remote)
-	s.Opened(ss)
 	ss.holds.Add(1)
+	// The close callback before Opened: Opened kicks (closes c) when the service began
+	// closing meanwhile, and a callback added after the close never runs (the session would
+	// hold the service forever and Close hang).
 	c.AddCloseCallback(ss.closeFn)
+	s.Opened(ss)
 	ss.inCb.Store(true)
 	s.Handler().OnConnect(ss)
 	ss.endCallbacks()
