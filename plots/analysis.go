@@ -53,8 +53,7 @@ func analyseWith(m *results.Merged, mts map[int]*multi) *analysis {
 			a.questions[si] = append(a.questions[si], l.questions()...)
 			if v, ok := metricVerdict(results.MetricMsgsPerSec, capacityMetric, byName(l.capRes), mt(si),
 				"capacity\x00"+results.FamilyTitle(fam)); ok {
-				v.questions = []question{{workload: results.FamilyTitle(fam), metric: capacityMetric,
-					text: v.Short, out: v.outcome()}}
+				v.questions = []question{v.question(results.FamilyTitle(fam), results.MetricMsgsPerSec)}
 				a.capacity[l] = &v
 				a.questions[si] = append(a.questions[si], v.questions...)
 			}
@@ -191,7 +190,7 @@ type acrossRow struct {
 // Class is the CSS class of the row's agreement.
 func (r acrossRow) Class() string {
 	switch r.Agreement {
-	case results.Agree:
+	case results.Agree, results.Confirmed:
 		return "sig"
 	case results.Partly, results.Opposite:
 		return "err"
@@ -200,7 +199,7 @@ func (r acrossRow) Class() string {
 }
 
 // agreementOrder is how the counts are listed.
-var agreementOrder = []results.Agreement{results.Agree, results.Partly, results.Opposite, results.NoneSig, results.NotComparable}
+var agreementOrder = []results.Agreement{results.Agree, results.Confirmed, results.Partly, results.Opposite, results.NoneSig, results.NotComparable}
 
 // across compares the runs of every machine that has several: per speed group, each verdict's
 // outcome in every run and whether they agree (results.AgreementOf). Runs whose speed indices
@@ -303,7 +302,46 @@ func (a *analysis) group(srcs []int) acrossGroup {
 			rows[k].outs[si] = q
 		}
 	}
-	for _, k := range keys {
+	// A verdict significant in some runs is put to the others as a claim (results.Confirm):
+	// each such run tests the named pair once, and those tests are corrected together.
+	type pending struct {
+		row int
+		si  int
+		c   *results.Confirmation
+	}
+	var conf []pending
+	var all []*results.Confirmation
+	for ri, k := range keys {
+		r := rows[k]
+		var claim *results.Outcome
+		for _, si := range srcs {
+			if q, ok := r.outs[si]; ok && q.out.Significant && q.out.Runner != "" {
+				claim = &q.out
+				break
+			}
+		}
+		if claim == nil {
+			continue
+		}
+		for _, si := range srcs {
+			if q, ok := r.outs[si]; ok && q.out.Present && !q.out.Significant {
+				c := q.confirm(*claim)
+				conf = append(conf, pending{ri, si, c})
+				all = append(all, c)
+			}
+		}
+	}
+	results.JudgeConfirmations(all)
+	confOf := map[[2]int]*results.Confirmation{}
+	for _, p := range conf {
+		confOf[[2]int{p.row, p.si}] = p.c
+		if p.c.Confirms() {
+			q := rows[keys[p.row]].outs[p.si]
+			q.out.Confirmed = true
+			rows[keys[p.row]].outs[p.si] = q
+		}
+	}
+	for ri, k := range keys {
 		r := rows[k]
 		ar := acrossRow{Workload: r.q.workload, Metric: r.q.metric, Point: r.q.point}
 		var outs []results.Outcome
@@ -317,6 +355,9 @@ func (a *analysis) group(srcs []int) acrossGroup {
 			t := q.text
 			if q.out.Significant {
 				t = "✔ " + t
+			}
+			if c := confOf[[2]int{ri, si}]; c != nil {
+				t += " — " + c.Text()
 			}
 			ar.Cells = append(ar.Cells, t)
 		}
@@ -332,6 +373,13 @@ func (a *analysis) group(srcs []int) acrossGroup {
 	}
 	g.Replicat = g.Counts[results.Partly] == 0 && g.Counts[results.Opposite] == 0
 	aaText := a.aaAcross(srcs)
+	if n := g.Counts[results.Confirmed]; n > 0 {
+		for i, p := range parts {
+			if strings.HasSuffix(p, " "+string(results.Confirmed)) {
+				parts[i] = p + fmt.Sprintf(" (significant among one run's own tests, and in the other the single test of the same pair, Holm-corrected over the %d confirmations asked, confirms it)", len(all))
+			}
+		}
+	}
 	if g.Replicat {
 		g.Verdict = fmt.Sprintf("The runs agree on every verdict that either calls significant (%d verdicts: %s).",
 			len(g.Rows), strings.Join(parts, ", "))

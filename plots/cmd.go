@@ -37,8 +37,10 @@
 //
 // Across runs. Runs of one machine are never pooled: each is its own section, and their
 // verdicts are compared one by one (ladder points matched by load fraction): agree (same
-// winner, significant in every run), one significant and one not, opposite, or neither
-// significant. Runs whose speed indices differ by more than 20 % are never put into one
+// winner, significant in every run), confirmed (significant in some runs; each other run tests
+// the named pair once, corrected over the confirmations asked, and confirms it: same winner,
+// same sign, past its own A/A rule — see results.Confirm), one significant and one not (not
+// confirmed), opposite, or neither significant. Runs whose speed indices differ by more than 20 % are never put into one
 // comparison; they are listed with the reason and shown side by side. Machines differ: their
 // runs are shown side by side and never compared or averaged.
 package plots

@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -220,6 +221,29 @@ func TestAcrossRuns(t *testing.T) {
 			t.Fatalf("pingpong ctx switches at 80 %%: %q %v, want one significant, one not", r.Agreement, r.Cells)
 		}
 	})
+	t.Run("significant in one, confirmed in the other", func(t *testing.T) {
+		// The second run's uring is still cheaper than epoll at 80 %, but one repetition
+		// overlaps: p=0.007, not significant among its own 47 tests, and the single test of
+		// the first run's claim (uring vs epoll) confirms it.
+		weak := resultstest.EqualLoad(resultstest.EqualLoadOptions{Seed: 2, Start: later})
+		weaken(t, weak, results.ScenarioBroadcast, 0.8, "uring", "epoll", 7)
+		g := analyseRuns(t, base(), weak).across()[0].Groups[0]
+		r := find(g, "broadcast", cpu, "80 %")
+		if r.Agreement != results.Confirmed || !strings.HasPrefix(r.Cells[0], "✔") ||
+			strings.HasPrefix(r.Cells[1], "✔") || !strings.Contains(r.Cells[1], "confirms uring vs epoll") {
+			t.Fatalf("broadcast CPU at 80 %%: %q %v, want confirmed by the second run", r.Agreement, r.Cells)
+		}
+		if !strings.Contains(g.Verdict, "confirmed (significant among one run's own tests") {
+			t.Errorf("verdict %q does not explain the confirmations", g.Verdict)
+		}
+		// The same claim against a second run that favours it less (p ≥ 0.05) is not confirmed.
+		weaker := resultstest.EqualLoad(resultstest.EqualLoadOptions{Seed: 2, Start: later})
+		weaken(t, weaker, results.ScenarioBroadcast, 0.8, "uring", "epoll", 16)
+		r = find(analyseRuns(t, base(), weaker).across()[0].Groups[0], "broadcast", cpu, "80 %")
+		if r.Agreement != results.Partly || !strings.Contains(r.Cells[1], "does not confirm uring vs epoll") {
+			t.Fatalf("broadcast CPU at 80 %%, weaker second run: %q %v, want one significant, one not", r.Agreement, r.Cells)
+		}
+	})
 	t.Run("speed mismatch", func(t *testing.T) {
 		slow := resultstest.EqualLoad(resultstest.EqualLoadOptions{Seed: 2, Start: later, SpeedIndex: 70})
 		av := analyseRuns(t, base(), slow).across()
@@ -247,4 +271,43 @@ func TestAcrossRuns(t *testing.T) {
 			t.Fatalf("across = %+v: runs of different machines are never compared", av)
 		}
 	})
+}
+
+// weaken makes label's server CPU at frac of scenario in run only a little better than
+// runner's, with overlap: u pairs of repetitions (one of each) in the wrong order, so the
+// difference keeps its sign at a chosen strength.
+func weaken(t testing.TB, run *results.Run, scenario string, frac float64, label, runner string, u int) {
+	t.Helper()
+	var w, r *results.Result
+	for i := range run.Results {
+		res := &run.Results[i]
+		if res.Scenario != scenario || res.LoadFraction != frac {
+			continue
+		}
+		switch res.Name() {
+		case label:
+			w = res
+		case runner:
+			r = res
+		}
+	}
+	if w == nil || r == nil {
+		t.Fatalf("no %s / %s at %v of %s", label, runner, frac, scenario)
+	}
+	rv := results.MetricServerCPU.Samples(r)
+	sort.Float64s(rv)
+	n := len(rv)
+	for k := range w.Repetitions {
+		beats := min(u, n) // runner-up repetitions this one is above
+		u -= beats
+		v := rv[0] * (0.95 - 0.001*float64(k))
+		switch {
+		case beats == n:
+			v = rv[n-1] * (1.01 + 0.001*float64(k))
+		case beats > 0:
+			v = (rv[beats-1] + rv[beats]) / 2
+		}
+		*results.MetricServerCPU.Get(&w.Repetitions[k].Figures) = v
+	}
+	results.Summarize(w)
 }

@@ -408,8 +408,9 @@ func (l *ladder) questions() []question {
 	for _, lm := range l.metrics {
 		for i, pv := range lm.verdicts {
 			q := question{workload: title, metric: lm.m.Title, point: pct(l.fracs[i]),
-				out:  results.Outcome{Present: pv.Best != "", Winner: pv.Best, Significant: pv.Significant},
-				text: pointText(lm.m, pv)}
+				out: results.Outcome{Present: pv.Best != "", Winner: pv.Best, Runner: pv.Runner,
+					Significant: pv.Significant},
+				text: pointText(lm.m, pv), m: lm.m, cands: lm.cands[i], aa: lm.aa}
 			if lm.aa != nil && lm.aa.Noisy {
 				q.text = "too noisy (A/A significant): " + q.text
 			}

@@ -73,7 +73,7 @@ ul.verdicts li { margin: 2px 0; font-size: 14px; } ul.flags li { margin: 2px 0; 
 {{end}}</table>{{end}}
 
 {{if .Across}}<h2 id="across">Across runs</h2>
-<p class="note">Runs of the same machine, verdict by verdict (ladder points matched by their fraction of capacity). agree: same winner, significant in every run; one significant, one not; opposite: significant winners differ; neither significant.</p>
+<p class="note">Runs of the same machine, verdict by verdict (ladder points matched by their fraction of capacity). agree: same winner, significant in every run; confirmed: significant in one run among its own tests, and in the other the single test of the same pair (Holm over the confirmations asked, A/A rule included) confirms it, same winner and sign; one significant, one not: not confirmed, not one to act on; opposite: significant winners differ; neither significant.</p>
 {{range .Across}}<h3>{{.Host}}</h3>
 {{range .Groups}}<p class="{{if .Replicat}}sig{{else}}err{{end}}">{{.Verdict}}</p>{{if .Note}}<p class="note">{{.Note}}</p>{{end}}
 <table class="rates"><tr><th class="l">workload</th><th class="l">metric</th><th class="l">rate</th>{{range .Runs}}<th class="l">{{.}}</th>{{end}}<th class="l">agreement</th></tr>

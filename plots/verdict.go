@@ -18,7 +18,10 @@ type verdict struct {
 	Text        string // the full sentence
 	Short       string // for the summary table cell
 	best        string // the winner ("" when none)
+	runner      string // the label best was tested against
 	questions   []question
+	cands       []results.Candidate // the candidates compared (for another run's confirmation)
+	aa          *results.AA
 }
 
 // question is one verdict as an answer another run of the same machine can give too.
@@ -26,6 +29,16 @@ type question struct {
 	workload, metric, point string
 	out                     results.Outcome
 	text                    string // this run's answer, short
+	// What another run's claim is tested on here (results.Confirm): the metric, this run's
+	// candidates at the point and its A/A calibration of the metric.
+	m     results.Metric
+	cands []results.Candidate
+	aa    *results.AA
+}
+
+// confirm is this run's test of the claim another run made significantly on the same question.
+func (q question) confirm(claim results.Outcome) *results.Confirmation {
+	return results.Confirm(q.m, q.cands, q.aa, claim.Winner, claim.Runner)
 }
 
 func (q question) key() string { return q.workload + "\x00" + q.metric + "\x00" + q.point }
@@ -64,8 +77,7 @@ func verdicts(k results.Key, ss []series, mt *multi) []verdict {
 	var out []verdict
 	for _, m := range ms {
 		if v, ok := metricVerdict(m, m.Title, ss, mt, k.String()); ok {
-			v.questions = []question{{workload: k.String(), metric: m.Title, text: v.Short,
-				out: v.outcome()}}
+			v.questions = []question{v.question(k.String(), m)}
 			out = append(out, v)
 		}
 	}
@@ -78,7 +90,13 @@ func verdicts(k results.Key, ss []series, mt *multi) []verdict {
 }
 
 func (v verdict) outcome() results.Outcome {
-	return results.Outcome{Present: v.best != "", Winner: v.best, Significant: v.Significant}
+	return results.Outcome{Present: v.best != "", Winner: v.best, Runner: v.runner, Significant: v.Significant}
+}
+
+// question is v as the across-run view asks it of workload.
+func (v verdict) question(workload string, m results.Metric) question {
+	return question{workload: workload, metric: v.Metric, text: v.Short, out: v.outcome(),
+		m: m, cands: v.cands, aa: v.aa}
 }
 
 func fmtMetric(m results.Metric, v float64) string {
@@ -146,6 +164,7 @@ func metricVerdict(m results.Metric, title string, ss []series, mt *multi, workl
 	key := workload + "\x00" + title
 	aa := aaOf(m, ss, mt.aaTest(key, nil))
 	pv := results.ComparePoint(m, cs, aa, mt.verdict(key))
+	v.cands, v.aa, v.runner = cs, aa, pv.Runner
 	naText := ""
 	if len(na) > 0 {
 		naText = " (n/a for " + strings.Join(na, ", ") + ")"

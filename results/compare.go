@@ -327,7 +327,11 @@ func Crossings(xs, a, b []float64) []Crossing {
 type Outcome struct {
 	Present     bool   // the run answered it
 	Winner      string // best label ("" when none ranked)
+	Runner      string // the label Winner was tested against ("" when untested)
 	Significant bool
+	// Confirmed: not significant here among the run's own tests, but this run's single test
+	// of the claim another run called significant confirms it (see Confirm).
+	Confirmed bool
 }
 
 // Agreement is how several runs' outcomes of one verdict relate.
@@ -335,7 +339,8 @@ type Agreement string
 
 const (
 	Agree         Agreement = "agree"                    // same winner, every run significant
-	Partly        Agreement = "one significant, one not" // some significant (one winner), some not
+	Confirmed     Agreement = "confirmed"                // significant in some runs, confirmed in the others (Confirm)
+	Partly        Agreement = "one significant, one not" // some significant (one winner), the others do not confirm it
 	Opposite      Agreement = "opposite"                 // significant in two runs with different winners
 	NoneSig       Agreement = "neither significant"      // no run called it
 	NotComparable Agreement = "not in every run"         // some run did not measure it
@@ -344,7 +349,8 @@ const (
 // AgreementOf classifies the outcomes of one verdict over several runs.
 func AgreementOf(outs []Outcome) Agreement {
 	winners := map[string]bool{}
-	sig, present := 0, 0
+	sig, present, confirmed := 0, 0, 0
+	var winner string
 	for _, o := range outs {
 		if !o.Present {
 			continue
@@ -353,6 +359,12 @@ func AgreementOf(outs []Outcome) Agreement {
 		if o.Significant {
 			sig++
 			winners[o.Winner] = true
+			winner = o.Winner
+		}
+	}
+	for _, o := range outs {
+		if o.Present && !o.Significant && o.Confirmed && o.Winner == winner {
+			confirmed++
 		}
 	}
 	switch {
@@ -364,6 +376,8 @@ func AgreementOf(outs []Outcome) Agreement {
 		return Opposite
 	case sig == present:
 		return Agree
+	case sig > 0 && sig+confirmed == present:
+		return Confirmed
 	case sig > 0:
 		return Partly
 	}

@@ -148,6 +148,7 @@ func TestCrossings(t *testing.T) {
 
 func TestAgreementOf(t *testing.T) {
 	o := func(w string, sig bool) Outcome { return Outcome{Present: true, Winner: w, Significant: sig} }
+	c := func(w string) Outcome { return Outcome{Present: true, Winner: w, Confirmed: true} }
 	cases := []struct {
 		name string
 		outs []Outcome
@@ -156,6 +157,10 @@ func TestAgreementOf(t *testing.T) {
 		{"same winner, both significant", []Outcome{o("epoll", true), o("epoll", true)}, Agree},
 		{"one significant, one not", []Outcome{o("epoll", true), o("epoll", false)}, Partly},
 		{"one significant, the other favours another", []Outcome{o("epoll", true), o("netstd", false)}, Partly},
+		{"one significant, confirmed in the other", []Outcome{o("epoll", true), c("epoll")}, Confirmed},
+		{"confirmed in one of two others", []Outcome{o("epoll", true), c("epoll"), o("epoll", false)}, Partly},
+		{"confirmed, but another winner", []Outcome{o("epoll", true), c("netstd")}, Partly},
+		{"a confirmation never outweighs an opposite verdict", []Outcome{o("epoll", true), c("epoll"), o("netstd", true)}, Opposite},
 		{"opposite", []Outcome{o("epoll", true), o("netstd", true)}, Opposite},
 		{"opposite among three", []Outcome{o("epoll", true), o("epoll", false), o("netstd", true)}, Opposite},
 		{"neither", []Outcome{o("epoll", false), o("netstd", false)}, NoneSig},
