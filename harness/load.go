@@ -66,6 +66,13 @@ type LoadConfig struct {
 	// gives Room samples.
 	Broadcast bool
 	Room      int
+	// JoinCheck (broadcast) probes the rooms before the traffic starts, until every
+	// connection receives one probe from each member of its room, all sent in one round
+	// (joinRooms). A load that cannot ask the server whether its app has every session
+	// (BeforeTraffic: the harness's wait) needs it: the server joins a session to its room in
+	// OnConnect, which may run after its room-mates' first messages (netstd runs it in the
+	// session's goroutine), and the member would miss them: a loss the verification reports.
+	JoinCheck bool
 	Conns     int
 	Size      int     // bytes per message on the wire
 	Depth     int     // closed loop: messages in flight per connection
@@ -407,6 +414,11 @@ func Load(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	}
 	if cfg.BeforeTraffic != nil {
 		if err := cfg.BeforeTraffic(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.JoinCheck && cfg.Broadcast {
+		if err := g.joinRooms(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -43,7 +43,9 @@ func LoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	c.Proto = p
 	if c.Room > 0 {
-		c.Broadcast = true
+		// Standalone, the load cannot ask the server whether every session joined its room:
+		// it probes the rooms before the traffic instead (LoadConfig.JoinCheck).
+		c.Broadcast, c.JoinCheck = true, true
 	}
 	if err := c.Validate(); err != nil {
 		return cli.Usage(err)

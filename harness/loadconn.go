@@ -28,8 +28,12 @@ type conn struct {
 	sent     atomic.Uint64     // own messages sent
 	recv     atomic.Uint64     // replies received (broadcast: deliveries)
 	dead     atomic.Bool
-	oneShotT int64               // connect time of a one-shot connection
-	crypto   *proto.CryptoClient // the crypto protocol's codec: handshake first
+	oneShotT int64 // connect time of a one-shot connection
+	// Room probes (joinRooms): the latest probe round seen and how many members' probes of
+	// it arrived.
+	probeRound uint64
+	probeGot   int
+	crypto     *proto.CryptoClient // the crypto protocol's codec: handshake first
 }
 
 func (g *loadGen) newConn(src uint32) (*conn, error) {
@@ -253,6 +257,10 @@ func (c *conn) onRecv(w []byte) int {
 			break
 		}
 		off += rep.N
+		if g.cfg.Broadcast && rep.Seq >= probeSeqBase {
+			c.gotProbe(rep.Seq - probeSeqBase)
+			continue // a room probe: not a message, never counted or verified as one
+		}
 		now := nowNs()
 		c.recv.Add(1)
 		g.recv.Add(1)

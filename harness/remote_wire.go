@@ -26,6 +26,7 @@ type WireLoad struct {
 	Proto          string        `json:"proto"`
 	Broadcast      bool          `json:"broadcast,omitempty"`
 	Room           int           `json:"room,omitempty"`
+	JoinCheck      bool          `json:"join_check,omitempty"`
 	Conns          int           `json:"conns"`
 	Size           int           `json:"size"`
 	Depth          int           `json:"depth,omitempty"`
@@ -56,7 +57,7 @@ type WireLoad struct {
 
 // WireLoadOf is the wire form of cfg (its callbacks dropped; DuringWindow becomes MarkAtWindow).
 func WireLoadOf(cfg LoadConfig) WireLoad {
-	return WireLoad{Target: cfg.Target, Proto: string(cfg.Proto), Broadcast: cfg.Broadcast, Room: cfg.Room,
+	return WireLoad{Target: cfg.Target, Proto: string(cfg.Proto), Broadcast: cfg.Broadcast, Room: cfg.Room, JoinCheck: cfg.JoinCheck,
 		Conns: cfg.Conns, Size: cfg.Size, Depth: cfg.Depth, Rate: cfg.Rate, Burst: cfg.Burst,
 		ConnectTimeout: cfg.ConnectTimeout, Warmup: cfg.Warmup, Duration: cfg.Duration, Drain: cfg.Drain,
 		SrcBase: cfg.SrcBase, IdleConns: cfg.IdleConns, Heartbeat: cfg.Heartbeat, IdleDriver: cfg.IdleDriver,
@@ -74,7 +75,7 @@ func (w WireLoad) Config() (LoadConfig, error) {
 
 func (w WireLoad) config() LoadConfig {
 	c := LoadConfig{Target: w.Target, Proto: proto.Name(w.Proto), IdleDriver: w.IdleDriver, SrcPerAddr: w.SrcPerAddr,
-		ConnectWindow: w.ConnectWindow, Broadcast: w.Broadcast, Room: w.Room, Conns: w.Conns,
+		ConnectWindow: w.ConnectWindow, Broadcast: w.Broadcast, Room: w.Room, JoinCheck: w.JoinCheck, Conns: w.Conns,
 		Size: w.Size, Depth: w.Depth, Rate: w.Rate, Burst: w.Burst, ConnectTimeout: w.ConnectTimeout,
 		Warmup: w.Warmup, Duration: w.Duration, Drain: w.Drain, SrcBase: w.SrcBase, IdleConns: w.IdleConns,
 		Heartbeat: w.Heartbeat, OneShot: w.OneShot, Churn: w.Churn, ReconnectDelay: w.ReconnectDelay,
