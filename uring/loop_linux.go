@@ -47,6 +47,7 @@ const (
 	opIgnore   // requests whose completion needs no action (cancels of listeners/connects/stop)
 	opLogWrite // a log batch's IORING_OP_WRITE (logfile_linux.go)
 	opLogTimer // a log's FlushInterval IORING_OP_TIMEOUT
+	opSweep    // the dead-socket sweep's IORING_OP_TIMEOUT (sweep_linux.go)
 )
 
 const genMask = 1<<24 - 1
@@ -91,10 +92,11 @@ type loop struct {
 	freeOps  []uint32
 	live     int // ops in flight
 	stopping bool
+	sessions []*session // open on this loop (sweep_linux.go)
 	done     chan struct{}
 
 	// Counters for tests and diagnostics.
-	enters, wakes, enobufs, rearms, overflows atomic.Uint64
+	enters, wakes, enobufs, rearms, overflows, deadSockets atomic.Uint64
 }
 
 func startLoop(e *Engine, idx int) (*loop, error) {
@@ -141,6 +143,7 @@ func (l *loop) init() error {
 		return fmt.Errorf("mmap: %w", err)
 	}
 	l.armWake()
+	l.armSweep()
 	return nil
 }
 
@@ -343,6 +346,8 @@ func (l *loop) complete(c cqe) {
 		l.onSend(idx, rec.ss, c)
 	case opConnect:
 		l.onConnect(idx, rec.att, c)
+	case opSweep:
+		l.onSweep(idx)
 	case opLogWrite, opLogTimer:
 		lf := rec.lf
 		l.freeOp(idx)

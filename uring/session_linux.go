@@ -30,12 +30,17 @@ type session struct {
 	closing bool // cancel issued; finish once pending reaches 0
 	sending bool // a SENDMSG is in flight
 	pending int  // requests in flight
-	rb      models.RecvBuffer
-	iov     [][]byte
-	pin     runtime.Pinner // send chunks while a SENDMSG is in flight
-	rpin    runtime.Pinner // the RecvBuffer, in the direct receive mode
-	msg     *unix.Msghdr   // mmapped
-	iovs    []unix.Iovec   // mmapped, len MaxGather
+	// The dead-socket sweep (sweep_linux.go): index in the loop's sessions, whether a recv
+	// completed since the last sweep, and the quiet sweeps since.
+	loopIdx  int
+	recvSeen bool
+	quiet    int
+	rb       models.RecvBuffer
+	iov      [][]byte
+	pin      runtime.Pinner // send chunks while a SENDMSG is in flight
+	rpin     runtime.Pinner // the RecvBuffer, in the direct receive mode
+	msg      *unix.Msghdr   // mmapped
+	iovs     []unix.Iovec   // mmapped, len MaxGather
 }
 
 var _ models.Session = (*session)(nil)
@@ -103,6 +108,7 @@ func (l *loop) open(ss *session, fd int) {
 	ss.fd = fd
 	ss.active, ss.closing, ss.sending, ss.pending = true, false, false, 0
 	ss.lp.Store(l)
+	l.addSession(ss)
 	ss.Open(local, remote)
 	ss.live.Store(ss.ID())
 	s.Handler().OnConnect(ss)
@@ -186,6 +192,7 @@ func (l *loop) onRecvDirect(idx uint32, ss *session, c cqe) {
 // without an error (CQ overflow) re-arms; 0 is the peer's EOF (PeerClosed); an error kicks
 // with KickRecvError; on a closing or kicked session nothing is re-armed.
 func (l *loop) onRecv(idx uint32, ss *session, c cqe, more bool) {
+	ss.recvSeen = true
 	if l.eng.direct {
 		l.onRecvDirect(idx, ss, c)
 		return
@@ -316,6 +323,7 @@ func (l *loop) maybeFinish(ss *session) {
 	}
 	ss.active = false
 	ss.live.Store(0)
+	l.removeSession(ss)
 	s := ss.svc
 	if ss.Reason() != models.KickRecv0 {
 		sock.SetAbortive(ss.fd) // RST: queued data is dropped, as the contract says
