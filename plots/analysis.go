@@ -373,10 +373,16 @@ func (a *analysis) group(srcs []int) acrossGroup {
 	}
 	g.Replicat = g.Counts[results.Partly] == 0 && g.Counts[results.Opposite] == 0
 	aaText := a.aaAcross(srcs)
-	if n := g.Counts[results.Confirmed]; n > 0 {
+	if g.Counts[results.Confirmed] > 0 {
+		tested := 0
+		for _, c := range all {
+			if c.Tested {
+				tested++
+			}
+		}
 		for i, p := range parts {
 			if strings.HasSuffix(p, " "+string(results.Confirmed)) {
-				parts[i] = p + fmt.Sprintf(" (significant among one run's own tests, and in the other the single test of the same pair, Holm-corrected over the %d confirmations asked, confirms it)", len(all))
+				parts[i] = p + fmt.Sprintf(" (significant among one run's own tests, and in the other the single test of the same pair, Holm-corrected over the %d confirmations tested, confirms it)", tested)
 			}
 		}
 	}
