@@ -29,20 +29,6 @@ func openEngine(tb testing.TB, cfg models.Config) *Engine {
 	return eng.(*Engine)
 }
 
-// onLoop0 runs fn on loop 0 (as a Post job) and waits for it.
-func onLoop0(tb testing.TB, e *Engine, fn func()) {
-	tb.Helper()
-	done := make(chan struct{})
-	if err := e.Post(func() { fn(); close(done) }); err != nil {
-		tb.Fatalf("Post: %v", err)
-	}
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		tb.Fatal("job did not run")
-	}
-}
-
 // TestStaleEventDropped replays, on the loop, an epoll event whose tag names a connection
 // that has closed and whose slot (and possibly fd number) now belongs to a new connection:
 // the event must reach nobody, while the new connection's own tag still resolves.
@@ -89,7 +75,7 @@ func TestStaleEventDropped(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var got *session
-			onLoop0(t, e, func() {
+			modeltest.OnLoop(t, e, func() {
 				l := e.loops[0]
 				got = l.lookup(c.t)
 				ev := unix.EpollEvent{Events: c.events}

@@ -99,12 +99,8 @@ func (c *Confirmation) Confirms() bool {
 	return c != nil && c.Tested && c.Significant && c.Best == c.Winner && c.favours()
 }
 
-func (c *Confirmation) favours() bool {
-	if c.Metric.HigherBetter {
-		return c.Rel > 0
-	}
-	return c.Rel < 0
-}
+// favours reports whether the difference here has the claimed sign.
+func (c *Confirmation) favours() bool { return better(c.Metric, c.Rel, 0) }
 
 // Text is the confirmation as a report cell adds it.
 func (c *Confirmation) Text() string {

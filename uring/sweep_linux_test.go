@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/iobench/iobench/models"
+	"github.com/iobench/iobench/models/modeltest"
 )
 
 func TestCheckDue(t *testing.T) {
@@ -25,18 +26,6 @@ func TestCheckDue(t *testing.T) {
 		if due[i] != want[i] {
 			t.Fatalf("checked after %v quiet sweeps, want %v", due, want)
 		}
-	}
-}
-
-// runOnLoop runs f on loop l's thread and waits for it.
-func runOnLoop(t testing.TB, l *loop, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	l.post(msg{kind: mJob, job: func() { f(); close(done) }})
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the loop did not run the job")
 	}
 }
 
@@ -83,19 +72,19 @@ func TestSweepKicksDeadSockets(t *testing.T) {
 	dead := &session{fd: pair(true), active: true, pending: 1}
 	alive := &session{fd: pair(false), active: true, pending: 1}
 	var early bool
-	runOnLoop(t, l, func() { // one job: the loop's own timer cannot sweep in between
+	modeltest.OnLoop(t, e, func() { // one job: the loop's own timer cannot sweep in between
 		l.addSession(dead)
 		l.addSession(alive)
 		dead.recvSeen, alive.recvSeen = true, true
 		l.sweep()
 		early = dead.Kicked()
 	})
-	t.Cleanup(func() { runOnLoop(t, l, func() { l.removeSession(dead); l.removeSession(alive) }) })
+	t.Cleanup(func() { modeltest.OnLoop(t, e, func() { l.removeSession(dead); l.removeSession(alive) }) })
 	if early {
 		t.Fatal("a session whose recv just completed was checked")
 	}
 	for range 3 {
-		runOnLoop(t, l, l.sweep)
+		modeltest.OnLoop(t, e, l.sweep)
 	}
 	if !dead.Kicked() || dead.Reason() != models.KickRecvError {
 		t.Fatalf("dead socket not kicked (kicked %v, reason %v)", dead.Kicked(), dead.Reason())

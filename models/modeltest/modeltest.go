@@ -306,6 +306,21 @@ func readUntilClosed(c net.Conn) error {
 	}
 }
 
+// OnLoop runs fn as a Post job of eng (on the loop that runs its jobs) and waits for it: a
+// white-box test's way to touch loop-owned state from the loop itself.
+func OnLoop(tb testing.TB, eng models.Engine, fn func()) {
+	tb.Helper()
+	done := make(chan struct{})
+	if err := eng.Post(func() { fn(); close(done) }); err != nil {
+		tb.Fatalf("Post: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(waitTimeout):
+		tb.Fatal("the Post job did not run")
+	}
+}
+
 // WaitFor polls cond until it holds, failing after a generous deadline. It is for waiting on
 // an outcome, never for asserting a duration.
 func WaitFor(tb testing.TB, what string, cond func() bool) {
