@@ -28,6 +28,9 @@ var pollers struct {
 // Engine is the netpoll engine: the adapter's engine half (job loop, services, Close).
 type Engine struct {
 	adapter.Engine[*service]
+	// staleShutdowns counts service closes whose EventLoop shutdown timed out on netpoll's
+	// own stale connection entry after every session had ended (service.Close).
+	staleShutdowns atomic.Uint64
 }
 
 var _ models.Engine = (*Engine)(nil)
